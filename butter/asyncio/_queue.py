@@ -1,0 +1,294 @@
+"""The one asyncio queue behind every ``*_async`` class.
+
+An :class:`AsyncEventQueue` wraps a sync :class:`~butter._fd.EventLike`
+object (the *source*) whose fd it switches to non-blocking.  It behaves like
+a read-only :class:`asyncio.Queue`:
+
+* the fd is registered with the running loop's ``add_reader`` only while the
+  queue has room (``maxsize <= 0`` means always); each wake-up reads
+  everything the kernel has ready in one ``read(2)``;
+* when ``maxsize`` items are queued the reader is removed: the kernel keeps
+  queuing (and may coalesce or report its own overflow, as it would for a
+  slow C program), butter drops nothing; events read beyond ``maxsize`` wait
+  in the source's cache; reading resumes as soon as the consumer takes one;
+* a getter is woken with no item attached and takes its item itself, so a
+  ``get()`` cancelled at any point loses nothing;
+* ``close()`` fails pending getters, then removes the reader, then closes the
+  fd (in that order, so no callback runs on a closed or reused fd).
+
+Family modules subclass it in a few lines: build the source, pass it here,
+and forward the configuration methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from typing import TYPE_CHECKING, Deque, Generic, List, Optional, TypeVar
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from typing_extensions import Self
+
+    from .._fd import EventLike
+
+__all__ = ["AsyncEventQueue"]
+
+E = TypeVar("E")
+
+
+class AsyncEventQueue(Generic[E]):
+    """A read-only asyncio queue of the events of one kernel fd."""
+
+    _closed = True  # until __init__ has fully run (for __del__)
+
+    def __init__(self, source: EventLike[E], maxsize: int = 0) -> None:
+        if type(maxsize) is not int:
+            source.close()
+            raise TypeError(f"maxsize must be an integer, not {type(maxsize).__name__!r}")
+        self._source = source
+        self._fd = source.fileno()
+        os.set_blocking(self._fd, False)
+        self._maxsize = maxsize
+        self._items: Deque[E] = deque()
+        self._getters: Deque[asyncio.Future[None]] = deque()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._reading = False
+        self._error: Optional[BaseException] = None
+        self._closed = False
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            pass  # bound to the loop of the first get()/async with
+        else:
+            self._bind(loop)
+
+    # -- loop binding and the reader -----------------------------------------
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._sync_reader()
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._bind(loop)
+        elif loop is not self._loop:
+            raise RuntimeError(f"{self!r} is bound to a different event loop")
+        return loop
+
+    def _has_room(self) -> bool:
+        return self._maxsize <= 0 or len(self._items) < self._maxsize
+
+    def _sync_reader(self) -> None:
+        """Register the reader iff the queue has room (and is usable)."""
+        loop = self._loop
+        if loop is None:
+            return
+        want = not self._closed and self._error is None and self._has_room()
+        if want != self._reading:
+            if want:
+                loop.add_reader(self._fd, self._on_readable)
+            else:
+                loop.remove_reader(self._fd)
+            self._reading = want
+
+    def _on_readable(self) -> None:
+        self._pull()
+        self._sync_reader()
+
+    def _pull(self) -> None:
+        """Move ready events from the kernel (or the source's cache) into
+        the queue, up to ``maxsize``; wake one getter per item added."""
+        if self._closed or self._error is not None:
+            return
+        items = self._items
+        before = len(items)
+        source = self._source
+        cache = source._cache
+        maxsize = self._maxsize
+        if not cache:
+            try:
+                events = source._read_from_kernel()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                self._fail(exc)
+                return
+            if maxsize <= 0:
+                items.extend(events)
+            else:
+                cache.extend(events)
+        if cache:
+            room = len(cache) if maxsize <= 0 else maxsize - len(items)
+            while room > 0 and cache:
+                items.append(cache.popleft())
+                room -= 1
+        added = len(items) - before
+        getters = self._getters
+        while added > 0 and getters:
+            getter = getters.popleft()
+            if not getter.done():
+                getter.set_result(None)
+                added -= 1
+
+    def _fail(self, exc: BaseException) -> None:
+        """The fd broke: stop reading and give *exc* to every getter."""
+        self._error = exc
+        self._sync_reader()
+        self._wake_all()
+
+    def _wake_all(self) -> None:
+        while self._getters:
+            getter = self._getters.popleft()
+            if not getter.done():
+                getter.set_result(None)
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise ValueError(f"I/O operation on closed {type(self).__name__}")
+        if self._error is not None:
+            raise self._error
+
+    def _take(self) -> E:
+        item = self._items.popleft()
+        if self._source._cache and self._has_room():
+            self._items.append(self._source._cache.popleft())
+        self._sync_reader()
+        return item
+
+    # -- the asyncio.Queue interface -----------------------------------------
+    @property
+    def maxsize(self) -> int:
+        """Number of items allowed in the queue (``<= 0``: unbounded)."""
+        return self._maxsize
+
+    def qsize(self) -> int:
+        """Number of events ready now (reads the fd if the queue is empty)."""
+        if not self._items and not self._closed:
+            self._pull()
+        return len(self._items)
+
+    def empty(self) -> bool:
+        """True if no event is ready now."""
+        return self.qsize() == 0
+
+    def full(self) -> bool:
+        """True if ``maxsize`` events are queued (reading is paused)."""
+        return self._maxsize > 0 and len(self._items) >= self._maxsize
+
+    def get_nowait(self) -> E:
+        """Return an event ready now, else raise :class:`asyncio.QueueEmpty`."""
+        if not self._items:
+            self._check_usable()
+            self._pull()
+            if not self._items:
+                self._check_usable()
+                raise asyncio.QueueEmpty
+        return self._take()
+
+    async def get(self) -> E:
+        """Wait for the next event and return it."""
+        while not self._items:
+            self._check_usable()
+            loop = self._running_loop()
+            self._pull()
+            if self._items:
+                break
+            getter = loop.create_future()
+            self._getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                getter.cancel()
+                try:
+                    self._getters.remove(getter)
+                except ValueError:
+                    pass
+                # Woken, then cancelled: pass the wake-up on, lose nothing.
+                if self._items and not getter.cancelled():
+                    self._wake_next()
+                raise
+        return self._take()
+
+    def _wake_next(self) -> None:
+        while self._getters:
+            getter = self._getters.popleft()
+            if not getter.done():
+                getter.set_result(None)
+                return
+
+    def fileno(self) -> int:
+        """The kernel fd (``ValueError`` once closed)."""
+        if self._closed:
+            raise ValueError(f"I/O operation on closed {type(self).__name__}")
+        return self._fd
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Fail pending getters, stop reading, close the fd.  Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._items.clear()
+        self._wake_all()  # each wakes, sees the queue closed, raises ValueError
+        self._sync_reader()
+        if self._reading and self._loop is not None:  # pragma: no cover
+            self._loop.remove_reader(self._fd)
+            self._reading = False
+        self._source.close()
+
+    def __del__(self) -> None:
+        if not self._closed:
+            import warnings
+
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
+            # The loop may be gone; only the fd is ours to release.
+            self._closed = True
+            self._source.close()
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        if self._closed:
+            return f"<{name} closed>"
+        return f"<{name} fd={self._fd} qsize={len(self._items)} maxsize={self._maxsize}>"
+
+    # -- aliases and protocols -------------------------------------------------
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> E:
+        try:
+            return await self.get()
+        except ValueError:
+            if self._closed:
+                raise StopAsyncIteration from None
+            raise
+
+    async def __aenter__(self) -> Self:
+        self._check_usable()
+        self._running_loop()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def read_events_nowait(self) -> List[E]:
+        """Every event ready now (possibly none), without waiting."""
+        events: List[E] = []
+        while True:
+            try:
+                events.append(self.get_nowait())
+            except asyncio.QueueEmpty:
+                return events
+
+

@@ -1,0 +1,160 @@
+"""eventfd(2): a kernel counter usable as a wake-up channel.
+
+Thin wrappers (:func:`eventfd`, :func:`eventfd_read`, :func:`eventfd_write`)
+follow ``os.eventfd``/``os.eventfd_read``/``os.eventfd_write`` (same
+argument names, same errors), and work on every Python butter supports
+(the stdlib has them only from 3.10).  :class:`Eventfd` owns the fd.
+
+Kernel semantics: a write adds to a 64-bit counter (at most
+``0xfffffffffffffffe``; a write that would overflow blocks or fails with
+``EAGAIN``).  A read returns the counter and resets it to 0, or with
+``EFD_SEMAPHORE`` returns 1 and decrements it.  A read of a zero counter
+blocks (or fails with ``EAGAIN`` under ``EFD_NONBLOCK``).  The fd is
+readable while the counter is non-zero.
+"""
+
+from __future__ import annotations
+
+from ._errors import retry_or_raise
+from ._fd import EventLike, FdArg, check_int, fileno
+from ._lowlevel import lib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List
+
+__all__ = [
+    "EFD_CLOEXEC",
+    "EFD_NONBLOCK",
+    "EFD_SEMAPHORE",
+    "Eventfd",
+    "eventfd",
+    "eventfd_read",
+    "eventfd_write",
+]
+
+EFD_CLOEXEC: int = lib.EFD_CLOEXEC
+EFD_NONBLOCK: int = lib.EFD_NONBLOCK
+EFD_SEMAPHORE: int = lib.EFD_SEMAPHORE
+
+_ALL_FLAGS = EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE
+_MAX_VALUE = 0xFFFFFFFFFFFFFFFE
+_READ_FAILED = 0xFFFFFFFFFFFFFFFF
+_eventfd_read = lib.butter_eventfd_read
+_eventfd_write = lib.eventfd_write
+
+
+def eventfd(initial_value: int = 0, flags: int = 0) -> int:
+    """Create an eventfd whose counter starts at *initial_value*; return it.
+
+    *flags* is a bitwise OR of ``EFD_NONBLOCK`` and ``EFD_SEMAPHORE``.  The
+    fd is always close-on-exec (PEP 446); use ``os.set_inheritable`` to pass
+    it to a child.
+    """
+    initial_value = check_int("initial_value", initial_value)
+    flags = check_int("flags", flags)
+    if initial_value < 0:
+        raise ValueError("initial_value must be positive")
+    if initial_value > 0xFFFFFFFF:
+        raise OverflowError("initial_value does not fit in an unsigned int")
+    if flags & ~_ALL_FLAGS:
+        raise ValueError(f"unknown eventfd flags: {flags & ~_ALL_FLAGS:#x}")
+    flags |= EFD_CLOEXEC
+    while True:
+        fd: int = lib.eventfd(initial_value, flags)
+        if fd >= 0:
+            return fd
+        retry_or_raise()
+
+
+def eventfd_read(fd: FdArg) -> int:
+    """Read the counter (resetting it, or decrementing it by one with
+    ``EFD_SEMAPHORE``) and return the value read."""
+    # Hot path: no argument checks before the call; cffi refuses what is
+    # not an int with TypeError and we fall back to the careful path.
+    try:
+        value: int = _eventfd_read(fd)
+    except TypeError:
+        return _eventfd_read_slow(fd)
+    if value != _READ_FAILED:
+        return value
+    if fd < 0:
+        fileno(fd)  # ValueError, as os.eventfd_read
+    retry_or_raise()
+    return _eventfd_read_slow(fd)
+
+
+def _eventfd_read_slow(fd: FdArg) -> int:
+    fd = fileno(fd)
+    while True:
+        value: int = _eventfd_read(fd)
+        if value != _READ_FAILED:
+            return value
+        retry_or_raise()
+
+
+def eventfd_write(fd: FdArg, value: int) -> None:
+    """Add *value* (0 .. 2**64-2) to the counter."""
+    try:
+        if _eventfd_write(fd, value) == 0:
+            return
+        if fd >= 0:
+            retry_or_raise()
+    except (TypeError, OverflowError):
+        pass
+    _eventfd_write_slow(fd, value)
+
+
+def _eventfd_write_slow(fd: FdArg, value: int) -> None:
+    fd = fileno(fd)
+    value = check_int("value", value)
+    if value < 0:
+        raise ValueError("value must be positive")
+    if value > _MAX_VALUE:
+        raise OverflowError(f"value must be at most {_MAX_VALUE:#x}")
+    while _eventfd_write(fd, value) < 0:
+        retry_or_raise()
+
+
+class Eventfd(EventLike[int]):
+    """An eventfd counter as a file-like, pollable object.
+
+    ``increment(n)`` adds to the counter, ``read_event()`` returns (and
+    resets, or decrements with ``EFD_SEMAPHORE``) it, ``int(obj)`` is
+    ``read_event()``.  The fd is readable (``select``/``poll``/asyncio)
+    while the counter is non-zero.
+    """
+
+    def __init__(self, initial_value: int = 0, flags: int = 0) -> None:
+        super().__init__(eventfd(initial_value, flags))
+
+    def increment(self, value: int = 1) -> None:
+        """Add *value* to the counter (wakes any reader)."""
+        fd = self._fd
+        if fd < 0:
+            raise self._closed_error()
+        try:
+            if _eventfd_write(fd, value) == 0:
+                return
+            retry_or_raise()
+        except (TypeError, OverflowError):
+            pass
+        _eventfd_write_slow(fd, value)
+
+    def read_event(self) -> int:
+        """Return the counter value read (see the module docs)."""
+        fd = self._fd
+        if fd < 0:
+            raise self._closed_error()
+        value: int = _eventfd_read(fd)
+        if value != _READ_FAILED:
+            return value
+        retry_or_raise()
+        return _eventfd_read_slow(fd)
+
+    def _read_from_kernel(self) -> List[int]:
+        return [self.read_event()]
+
+    def __int__(self) -> int:
+        return self.read_event()
+
