@@ -1,0 +1,132 @@
+"""Shared test helpers.
+
+* ``open_fds()``: the fds this process has open (from /proc/self/fd).
+* ``in_child(fn, *args)``: run *fn* in a forked child and return what it
+  returned (or re-raise what it raised).  A crash in the child (SIGSEGV,
+  SIGABRT, ...) fails the test with the signal's name instead of killing the
+  test run.  Used for anything that changes process state (signal masks,
+  namespaces, seccomp) and for the bad-input sweeps.
+* ``run_python(code)``: run *code* in a fresh interpreter, outside the
+  source tree (so the installed butter is what gets imported).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import traceback
+from typing import Any, Callable
+
+import pytest
+
+import butter
+
+# The tests must exercise the installed package, never the source tree
+# (which has no compiled module).
+_here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.dirname(os.path.abspath(butter.__file__)) == os.path.join(_here, "butter"):
+    raise RuntimeError(
+        "tests imported butter from the source tree; install it "
+        "(make test does) and run pytest without the source dir on sys.path"
+    )
+
+
+def open_fds() -> set[int]:
+    return {int(name) for name in os.listdir("/proc/self/fd")}
+
+
+class ChildCrashed(AssertionError):
+    pass
+
+
+def in_child(fn: Callable[..., Any], *args: Any, timeout: float = 30.0) -> Any:
+    """Run ``fn(*args)`` in a forked child; return its result or re-raise."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 0
+        try:
+            os.close(rfd)
+            try:
+                payload = ("ok", fn(*args))
+            except BaseException as exc:  # noqa: BLE001 - shipped to the parent
+                payload = ("err", (exc, traceback.format_exc()))
+            try:
+                data = pickle.dumps(payload)
+            except Exception:  # unpicklable result or exception
+                data = pickle.dumps(("err", (RuntimeError(repr(payload[1])), "")))
+            with os.fdopen(wfd, "wb") as f:
+                f.write(data)
+        except BaseException:
+            code = 70
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        sig = signal.Signals(os.WTERMSIG(status)).name
+        raise ChildCrashed(f"child crashed with {sig} running {fn!r}{args!r}")
+    if not data:
+        raise ChildCrashed(f"child exited with status {os.waitstatus_to_exitcode(status)}")
+    kind, value = pickle.loads(data)
+    if kind == "ok":
+        return value
+    exc, tb = value
+    if tb:
+        exc.__notes__ = [*getattr(exc, "__notes__", []), "in child:\n" + tb]
+    raise exc
+
+
+def run_python(
+    code: str, *args: str, timeout: float = 60.0, check: bool = True, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    with tempfile.TemporaryDirectory() as cwd:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            **kwargs,
+        )
+    if proc.returncode < 0:
+        raise ChildCrashed(
+            f"python crashed with {signal.Signals(-proc.returncode).name}:\n{proc.stderr}"
+        )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+def assert_clean_error(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+    """Call ``fn(*args, **kwargs)`` in a forked child; it must raise
+    TypeError, ValueError, OverflowError or OSError, and must not crash.
+    Returns the name of the exception type raised."""
+
+    def case() -> tuple[bool, str]:
+        try:
+            fn(*args, **kwargs)
+        except (TypeError, ValueError, OverflowError, OSError) as exc:
+            return True, type(exc).__name__
+        except BaseException as exc:  # noqa: BLE001
+            return False, f"unexpected {type(exc).__name__}: {exc}"
+        return False, "no error raised"
+
+    ok, name = in_child(case)
+    assert ok, f"{getattr(fn, '__qualname__', fn)}{args!r} {kwargs!r}: {name}"
+    return name
+
+
+@pytest.fixture
+def no_fd_leak():
+    """Fail the test if it leaves more fds open than it found."""
+    before = open_fds()
+    yield
+    leaked = open_fds() - before
+    assert not leaked, f"leaked fds: {sorted(leaked)}"
