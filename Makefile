@@ -35,7 +35,7 @@ deps:
 $(VENV)/bin/python: | deps
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q pytest
+	$(VENV)/bin/pip install -q 'cffi>=1.15' pytest
 	mkdir -p $(VENV)/run
 
 $(PYPY_VENV)/bin/python: | deps
@@ -46,13 +46,12 @@ $(PYPY_VENV)/bin/python: | deps
 # Always rebuild: cheap, and the installed copy must match the tree.
 install: $(VENV)/bin/python
 	rm -rf build
+	@# cffi and pytest come with the venv; --no-deps keeps this one build fast.
 	$(VENV)/bin/pip install -q --no-deps --force-reinstall .
-	$(VENV)/bin/pip install -q ".[test]"
 
 install-pypy: $(PYPY_VENV)/bin/python
 	rm -rf build
 	$(PYPY_VENV)/bin/pip install -q --no-deps --force-reinstall .
-	$(PYPY_VENV)/bin/pip install -q ".[test]"
 
 demo: install
 	cd $(RUN_DIR) && $(CURDIR)/$(VENV)/bin/python -m butter

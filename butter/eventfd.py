@@ -70,12 +70,11 @@ def eventfd(initial_value: int = 0, flags: int = 0) -> int:
 def eventfd_read(fd: FdArg) -> int:
     """Read the counter (resetting it, or decrementing it by one with
     ``EFD_SEMAPHORE``) and return the value read."""
-    # Hot path: no argument checks before the call; cffi refuses what is
-    # not an int with TypeError and we fall back to the careful path.
-    try:
-        value: int = _eventfd_read(fd)
-    except TypeError:
+    # Hot path: exact ints go straight to C (cffi would call __int__ on any
+    # other object, which for an Eventfd would *read* it).
+    if type(fd) is not int:
         return _eventfd_read_slow(fd)
+    value: int = _eventfd_read(fd)
     if value != _READ_FAILED:
         return value
     if fd < 0:
@@ -95,13 +94,14 @@ def _eventfd_read_slow(fd: FdArg) -> int:
 
 def eventfd_write(fd: FdArg, value: int) -> None:
     """Add *value* (0 .. 2**64-2) to the counter."""
-    try:
-        if _eventfd_write(fd, value) == 0:
-            return
-        if fd >= 0:
-            retry_or_raise()
-    except (TypeError, OverflowError):
-        pass
+    if type(fd) is int and type(value) is int:
+        try:
+            if _eventfd_write(fd, value) == 0:
+                return
+            if fd >= 0:
+                retry_or_raise()
+        except OverflowError:
+            pass  # negative or too large: the slow path says which
     _eventfd_write_slow(fd, value)
 
 
@@ -133,12 +133,13 @@ class Eventfd(EventLike[int]):
         fd = self._fd
         if fd < 0:
             raise self._closed_error()
-        try:
-            if _eventfd_write(fd, value) == 0:
-                return
-            retry_or_raise()
-        except (TypeError, OverflowError):
-            pass
+        if type(value) is int:
+            try:
+                if _eventfd_write(fd, value) == 0:
+                    return
+                retry_or_raise()
+            except OverflowError:
+                pass
         _eventfd_write_slow(fd, value)
 
     def read_event(self) -> int:
