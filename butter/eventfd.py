@@ -93,7 +93,12 @@ def _eventfd_read_slow(fd: FdArg) -> int:
 
 
 def eventfd_write(fd: FdArg, value: int) -> None:
-    """Add *value* (0 .. 2**64-2) to the counter."""
+    """Add *value* (0 .. 2**64-2) to the counter.
+
+    Like ``os.eventfd_write``: a negative value raises ``ValueError``, one
+    that does not fit 64 bits ``OverflowError``, and ``2**64-1`` the kernel's
+    ``EINVAL``.  A write that would overflow the counter blocks, or raises
+    ``BlockingIOError`` with ``EFD_NONBLOCK``."""
     if type(fd) is int and type(value) is int:
         try:
             if _eventfd_write(fd, value) == 0:
@@ -110,8 +115,9 @@ def _eventfd_write_slow(fd: FdArg, value: int) -> None:
     value = check_int("value", value)
     if value < 0:
         raise ValueError("value must be positive")
-    if value > _MAX_VALUE:
-        raise OverflowError(f"value must be at most {_MAX_VALUE:#x}")
+    if value > _READ_FAILED:
+        raise OverflowError("value does not fit in 64 bits")
+    # 2**64-1 fits but is refused by the kernel (EINVAL), as with os.
     while _eventfd_write(fd, value) < 0:
         retry_or_raise()
 
