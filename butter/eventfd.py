@@ -38,7 +38,6 @@ EFD_NONBLOCK: int = lib.EFD_NONBLOCK
 EFD_SEMAPHORE: int = lib.EFD_SEMAPHORE
 
 _ALL_FLAGS = EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE
-_MAX_VALUE = 0xFFFFFFFFFFFFFFFE
 _READ_FAILED = 0xFFFFFFFFFFFFFFFF
 _eventfd_read = lib.butter_eventfd_read
 _eventfd_write = lib.eventfd_write
