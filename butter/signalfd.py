@@ -1,0 +1,413 @@
+"""signalfd(2): receive signals by reading a file descriptor.
+
+A signalfd reads the signals that are *pending* for the reading thread
+(or its process) and whose numbers are in the fd's mask; reading dequeues
+them, so no handler runs and no default action (terminate, core dump, ...)
+takes place.  A signal is only pending while it is *blocked*: a signal that
+is not blocked is delivered the usual way (handler or default action) as
+soon as it arrives and the signalfd never sees it.  So, as in C, block the
+signals first, in every thread (the mask is per thread, and a signal sent to
+the process goes to any thread that does not block it)::
+
+    with Signalfd([signal.SIGTERM, signal.SIGUSR1], block=True) as sfd:
+        for sig in sfd:               # blocks, one Signal per signal
+            print(sig.signal, "from pid", sig.pid)
+
+Thin wrappers: :func:`signalfd` (create an fd, or change the mask of one)
+and :func:`pthread_sigmask` (block/unblock signals in the calling thread;
+like :func:`signal.pthread_sigmask`, also on PyPy and with every real-time
+signal).  :class:`Signalfd` owns the fd; its events are :class:`Signal`
+records (the fields of ``struct signalfd_siginfo``).
+
+Kernel notes: SIGKILL and SIGSTOP can be neither blocked nor read (the
+kernel drops them from both masks).  Standard signals (1..31) coalesce: a
+signal sent again while pending is delivered once; real-time signals
+(``SIGRTMIN``..``SIGRTMAX``) queue, one record each.  After ``fork()`` the
+child's signalfd reads the child's signals.  glibc reserves signals 32 and
+33 for itself: ``pthread_sigmask`` silently leaves them unblocked.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal as _signal_mod
+from collections import namedtuple
+
+from ._cstruct import cstruct
+from ._errors import raise_errno, retry_or_raise
+from ._fd import EventLike, FdArg, check_int, fileno
+from ._lowlevel import ffi, lib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import AbstractSet, FrozenSet, Iterable, List, Set, Union
+
+    SignalNumber = Union[int, _signal_mod.Signals]
+    #: One signal number or an iterable of them.
+    SignalsArg = Union[SignalNumber, Iterable[SignalNumber]]
+
+__all__ = [
+    "CLD_CONTINUED",
+    "CLD_DUMPED",
+    "CLD_EXITED",
+    "CLD_KILLED",
+    "CLD_STOPPED",
+    "CLD_TRAPPED",
+    "SFD_CLOEXEC",
+    "SFD_NONBLOCK",
+    "SIG_BLOCK",
+    "SIG_SETMASK",
+    "SIG_UNBLOCK",
+    "SI_ASYNCIO",
+    "SI_KERNEL",
+    "SI_MESGQ",
+    "SI_QUEUE",
+    "SI_SIGIO",
+    "SI_TIMER",
+    "SI_TKILL",
+    "SI_USER",
+    "Signal",
+    "Signalfd",
+    "pthread_sigmask",
+    "signalfd",
+    "str_to_events",
+]
+
+SFD_CLOEXEC: int = lib.SFD_CLOEXEC
+SFD_NONBLOCK: int = lib.SFD_NONBLOCK
+SIG_BLOCK: int = lib.SIG_BLOCK
+SIG_UNBLOCK: int = lib.SIG_UNBLOCK
+SIG_SETMASK: int = lib.SIG_SETMASK
+
+# Values of Signal.code: who sent the signal (any signal) ...
+SI_USER: int = lib.SI_USER  # kill(2)
+SI_KERNEL: int = lib.SI_KERNEL  # the kernel
+SI_QUEUE: int = lib.SI_QUEUE  # sigqueue(3)
+SI_TIMER: int = lib.SI_TIMER  # a POSIX timer expired
+SI_MESGQ: int = lib.SI_MESGQ  # a POSIX message queue changed state
+SI_ASYNCIO: int = lib.SI_ASYNCIO  # AIO completed
+SI_SIGIO: int = lib.SI_SIGIO  # queued SIGIO
+SI_TKILL: int = lib.SI_TKILL  # tkill(2), tgkill(2) (signal.pthread_kill)
+# ... and what happened to the child (SIGCHLD).
+CLD_EXITED: int = lib.CLD_EXITED  # exited (status is the exit code)
+CLD_KILLED: int = lib.CLD_KILLED  # killed by a signal (status is the signal)
+CLD_DUMPED: int = lib.CLD_DUMPED  # killed, and dumped core
+CLD_TRAPPED: int = lib.CLD_TRAPPED  # a traced child trapped
+CLD_STOPPED: int = lib.CLD_STOPPED  # stopped
+CLD_CONTINUED: int = lib.CLD_CONTINUED  # continued by SIGCONT
+
+#: Signal numbers are 1 .. _NSIG - 1 (64 on Linux: the kernel's sigset).
+_NSIG: int = lib.BUTTER_NSIG
+_ALL_FLAGS = SFD_CLOEXEC | SFD_NONBLOCK
+_UNREADABLE = frozenset((int(_signal_mod.SIGKILL), int(_signal_mod.SIGSTOP)))
+
+
+# The record layout comes from the compiled headers, never from a literal.
+_SIGINFO, _C_NAMES = cstruct(ffi, "struct signalfd_siginfo")
+
+# Field docs, in struct order; the names are checked against the layout.
+_FIELDS = {
+    "signal": "``ssi_signo``: the signal number.",
+    "errno": "``ssi_errno``: an error number (generally unused).",
+    "code": "``ssi_code``: why it was sent (``SI_USER``, ``CLD_EXITED``, ...).",
+    "pid": "``ssi_pid``: the sender's pid (or the child's, for SIGCHLD).",
+    "uid": "``ssi_uid``: the sender's real uid.",
+    "fd": "``ssi_fd``: the fd (SIGIO).",
+    "tid": "``ssi_tid``: the kernel timer id (POSIX timers).",
+    "band": "``ssi_band``: the band event (SIGIO).",
+    "overrun": "``ssi_overrun``: the overrun count (POSIX timers).",
+    "trapno": "``ssi_trapno``: the trap number that caused the signal.",
+    "status": "``ssi_status``: exit code, or the signal (SIGCHLD).",
+    "int": "``ssi_int``: the integer sent by ``sigqueue(3)``.",
+    "ptr": "``ssi_ptr``: the pointer sent by ``sigqueue(3)``.",
+    "utime": "``ssi_utime``: user CPU time consumed, in clock ticks (SIGCHLD).",
+    "stime": "``ssi_stime``: system CPU time consumed, in clock ticks (SIGCHLD).",
+    "addr": "``ssi_addr``: the faulting address (SIGSEGV, SIGBUS, ...).",
+    "addr_lsb": "``ssi_addr_lsb``: its least significant bit (SIGBUS).",
+    "syscall": "``ssi_syscall``: the system call number (SIGSYS).",
+    "call_addr": "``ssi_call_addr``: the system call's address (SIGSYS).",
+    "arch": "``ssi_arch``: the AUDIT_ARCH_* of the system call (SIGSYS).",
+}
+if tuple("signal" if n == "ssi_signo" else n[4:] for n in _C_NAMES) != tuple(_FIELDS):
+    raise ImportError(f"butter.signalfd: unexpected signalfd_siginfo fields {_C_NAMES}")
+
+if TYPE_CHECKING:
+    import builtins
+    from typing import NamedTuple
+
+    class Signal(NamedTuple):
+        signal: int
+        errno: int
+        code: int
+        pid: int
+        uid: int
+        fd: int
+        tid: int
+        band: int
+        overrun: int
+        trapno: int
+        status: int
+        int: builtins.int
+        ptr: builtins.int
+        utime: builtins.int
+        stime: builtins.int
+        addr: builtins.int
+        addr_lsb: builtins.int
+        syscall: builtins.int
+        call_addr: builtins.int
+        arch: builtins.int
+
+else:
+    # A plain namedtuple at run time: typing costs milliseconds to import.
+    Signal = namedtuple("Signal", tuple(_FIELDS))
+    Signal.__doc__ = """One ``struct signalfd_siginfo`` record, under readable names.
+
+    Which fields are meaningful depends on the signal and on ``code`` (see
+    sigaction(2), "The siginfo_t argument"): ``pid``/``uid`` for signals
+    sent by a process (``SI_USER``, ``SI_QUEUE``) and ``SIGCHLD``;
+    ``status``/``utime``/``stime`` for ``SIGCHLD`` (``status`` is the exit
+    code for ``CLD_EXITED``, else the signal number); ``int``/``ptr`` the
+    value of ``sigqueue(3)``; ``addr``/``trapno``/``addr_lsb`` for faults;
+    ``band``/``fd`` for ``SIGIO``; ``tid``/``overrun`` for POSIX timers;
+    ``syscall``/``call_addr``/``arch`` for ``SIGSYS`` from seccomp.
+    Numbers are plain ints (``signal`` compares equal to
+    :class:`signal.Signals` members).  ``code`` is the kernel's own value:
+    ``signal.pthread_kill``/``raise(3)`` give ``SI_TKILL``, which glibc's
+    ``sigwaitinfo`` (and so :func:`signal.sigwaitinfo`) reports as
+    ``SI_USER``.
+    """
+    for _name, _doc in _FIELDS.items():
+        getattr(Signal, _name).__doc__ = _doc
+    del _name, _doc
+
+_SIZE = _SIGINFO.size
+_BUFSIZE = 16 * _SIZE  # records per read(2)
+_unpack = _SIGINFO.unpack
+_iter_unpack = _SIGINFO.iter_unpack
+_new = tuple.__new__
+_read = os.read
+
+# What pthread_sigmask returns: Signals members where known, else ints.
+_KNOWN = {int(s): s for s in _signal_mod.Signals}
+
+
+def _as_signal(n: int) -> SignalNumber:
+    return _KNOWN.get(n, n)
+
+
+def str_to_events(buf: bytes) -> List[Signal]:
+    """Parse the bytes read from a signalfd into :class:`Signal` records.
+
+    *buf* is any bytes-like object holding whole ``struct signalfd_siginfo``
+    records (``ValueError`` otherwise).
+    """
+    size = memoryview(buf).nbytes
+    if size % _SIZE:
+        raise ValueError(f"buffer size {size} is not a multiple of {_SIZE}")
+    return [_new(Signal, values) for values in _iter_unpack(buf)]
+
+
+def _signal_list(signals: SignalsArg) -> List[int]:
+    """Validate *signals* (one number or an iterable) into a list of ints."""
+    if isinstance(signals, int) and not isinstance(signals, bool):
+        items: Iterable[object] = (signals,)
+    else:
+        try:
+            items = list(signals)  # type: ignore[arg-type]
+        except TypeError:
+            raise TypeError(
+                "signals must be a signal number or an iterable of them, "
+                f"not {type(signals).__name__!r}"
+            ) from None
+    result = []
+    for item in items:
+        n = check_int("signal number", item)
+        if not 0 < n < _NSIG:
+            raise ValueError(f"signal number {n} out of range [1; {_NSIG - 1}]")
+        result.append(n)
+    return result
+
+
+def _signalfd(fd: int, signals: Iterable[int], flags: int) -> int:
+    numbers = [int(n) for n in signals]
+    array = ffi.new("int[]", numbers)
+    while True:
+        result: int = lib.butter_signalfd(fd, array, len(numbers), flags)
+        if result >= 0:
+            return result
+        retry_or_raise()
+
+
+def signalfd(signals: SignalsArg, fd: FdArg = -1, flags: int = 0) -> int:
+    """Create a signalfd reading *signals*, or set the mask of signalfd *fd*.
+
+    *signals* is one signal number or an iterable of them (1 .. 64).  With
+    ``fd=-1`` a new fd is returned, always close-on-exec (PEP 446; use
+    ``os.set_inheritable`` to pass it on); *flags* may add ``SFD_NONBLOCK``.
+    With an existing signalfd (an int or an object with ``fileno()``) its
+    mask is replaced and *fd* returned.  The signals must also be blocked
+    (:func:`pthread_sigmask`) to reach the fd.
+    """
+    numbers = _signal_list(signals)
+    flags = check_int("flags", flags)
+    if flags & ~_ALL_FLAGS:
+        raise ValueError(f"unknown signalfd flags: {flags & ~_ALL_FLAGS:#x}")
+    if isinstance(fd, int) and not isinstance(fd, bool) and fd == -1:
+        fd = -1
+        flags |= SFD_CLOEXEC
+    else:
+        fd = fileno(fd)
+    return _signalfd(fd, numbers, flags)
+
+
+def _mask_to_set(mask: int) -> Set[SignalNumber]:
+    return {_as_signal(n) for n in range(1, _NSIG) if mask >> (n - 1) & 1}
+
+
+def pthread_sigmask(action: int, signals: SignalsArg) -> Set[SignalNumber]:
+    """Change the calling thread's signal mask; return the previous mask.
+
+    As :func:`signal.pthread_sigmask`: *action* is ``SIG_BLOCK`` (add
+    *signals*), ``SIG_UNBLOCK`` (remove them) or ``SIG_SETMASK`` (replace
+    the mask); *signals* is an iterable of signal numbers (also accepted:
+    one number, :func:`signal.valid_signals`); the result is a set of
+    :class:`signal.Signals` members, or ints for unnamed real-time signals.
+    ``pthread_sigmask(SIG_BLOCK, [])`` reads the mask.  Each thread has its
+    own mask; a new thread starts with its creator's.
+    """
+    action = check_int("action", action)
+    numbers = _signal_list(signals)
+    old = ffi.new("uint64_t *")
+    err = lib.butter_pthread_sigmask(
+        action, ffi.new("int[]", numbers), len(numbers), old
+    )
+    if err:
+        raise_errno(err)
+    return _mask_to_set(int(old[0]))
+
+
+def _read_error(data: bytes) -> OSError:
+    return OSError(errno.EIO, f"short read from signalfd ({len(data)} bytes)")
+
+
+class Signalfd(EventLike[Signal]):
+    """A signalfd watching a set of signals; its events are :class:`Signal`.
+
+    ``Signalfd(signals=(), flags=0, *, block=False)``: *signals* is one
+    number or an iterable; *flags* may be ``SFD_NONBLOCK``.
+    :meth:`enable`, :meth:`disable`, :meth:`enable_all` and
+    :meth:`disable_all` change the watched set (``signals``,
+    ``sig in obj``).
+
+    The watched signals only reach the fd while they are blocked.  Block
+    them yourself with :func:`pthread_sigmask`, or pass ``block=True`` (or
+    call :meth:`block`): the object then blocks exactly its signals *in the
+    calling thread*, and keeps doing so as :meth:`enable`/:meth:`disable`
+    change them, until :meth:`unblock`.  Block in the main thread before
+    starting other threads (they inherit the mask), or in every thread.
+    Closing the fd does not unblock anything (a pending ``SIGTERM`` would
+    then kill the process): call :meth:`unblock` first if that is wanted.
+    """
+
+    def __init__(
+        self, signals: SignalsArg = (), flags: int = 0, *, block: bool = False
+    ) -> None:
+        numbers = _signal_list(signals)
+        super().__init__(signalfd(numbers, -1, flags))
+        self._signals: FrozenSet[SignalNumber] = frozenset(
+            _as_signal(n) for n in numbers if n not in _UNREADABLE
+        )
+        self._blocking = False
+        if block:
+            self.block()
+
+    # -- reading (the hot path: one read(2) of up to 16 records) -------------
+    def read_event(self) -> Signal:
+        """Return the next signal; blocks unless ``SFD_NONBLOCK``
+        (``BlockingIOError`` when none is pending)."""
+        cache = self._cache
+        if cache:
+            return cache.popleft()
+        fd = self._fd
+        if fd < 0:
+            raise self._closed_error()
+        data = _read(fd, _BUFSIZE)
+        if len(data) == _SIZE:
+            return _new(Signal, _unpack(data))
+        events = self._parse(data)
+        cache.extend(events[1:])
+        return events[0]
+
+    def _read_from_kernel(self) -> List[Signal]:
+        return self._parse(_read(self._fd, _BUFSIZE))
+
+    @staticmethod
+    def _parse(data: bytes) -> List[Signal]:
+        if not data or len(data) % _SIZE:
+            raise _read_error(data)
+        return [_new(Signal, values) for values in _iter_unpack(data)]
+
+    # -- the watched set -------------------------------------------------------
+    @property
+    def signals(self) -> FrozenSet[SignalNumber]:
+        """The watched signals (:class:`signal.Signals` members where known)."""
+        return self._signals
+
+    def __contains__(self, sig: object) -> bool:
+        return sig in self._signals
+
+    def _set(self, new: AbstractSet[SignalNumber]) -> None:
+        _signalfd(self.fileno(), new, 0)
+        self._signals = frozenset(new)
+
+    def enable(self, signals: SignalsArg) -> None:
+        """Watch *signals* (one number or an iterable) too."""
+        self.fileno()
+        added = {_as_signal(n) for n in _signal_list(signals) if n not in _UNREADABLE}
+        if self._blocking:
+            # Block first: a signal arriving in between stays pending.
+            pthread_sigmask(SIG_BLOCK, added)
+        self._set(self._signals | added)
+
+    def disable(self, signals: SignalsArg) -> None:
+        """Stop watching *signals* (one number or an iterable)."""
+        self.fileno()
+        removed = self._signals.intersection(_signal_list(signals))
+        self._set(self._signals - removed)
+        if self._blocking and removed:
+            pthread_sigmask(SIG_UNBLOCK, removed)
+
+    def enable_all(self) -> None:
+        """Watch every signal that can be caught (:func:`signal.valid_signals`
+        minus SIGKILL and SIGSTOP)."""
+        self.enable([n for n in _signal_mod.valid_signals() if n not in _UNREADABLE])
+
+    def disable_all(self) -> None:
+        """Watch nothing (the fd stays open)."""
+        self.disable(self._signals)
+
+    # -- blocking in the calling thread --------------------------------------
+    def block(self) -> Set[SignalNumber]:
+        """Block the watched signals in the calling thread, now and as
+        :meth:`enable` adds more; return the thread's previous mask (for
+        ``pthread_sigmask(SIG_SETMASK, old)``)."""
+        self.fileno()
+        old = pthread_sigmask(SIG_BLOCK, self._signals)
+        self._blocking = True
+        return old
+
+    def unblock(self) -> Set[SignalNumber]:
+        """Unblock the watched signals in the calling thread and stop
+        tracking; return the previous mask.  Pending ones are delivered at
+        once (handler or default action) unless read first."""
+        self.fileno()
+        old = pthread_sigmask(SIG_UNBLOCK, self._signals)
+        self._blocking = False
+        return old
+
+    def __repr__(self) -> str:
+        if self._fd < 0:
+            return "<Signalfd closed>"
+        names = [getattr(s, "name", str(s)) for s in sorted(self._signals)]
+        return f"<Signalfd fd={self._fd} signals={{{', '.join(names)}}}>"
