@@ -58,13 +58,20 @@ def tour_signalfd() -> None:
     from .signalfd import Signalfd, pthread_sigmask
 
     _say("signalfd: signals read from a file descriptor")
-    old = pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+    old = pthread_sigmask(signal.SIG_BLOCK, [])
     try:
-        with Signalfd([signal.SIGUSR1]) as signals:
+        wanted = [signal.SIGUSR1, signal.SIGCHLD, signal.SIGRTMIN]
+        with Signalfd(wanted, block=True) as signals:
             os.kill(os.getpid(), signal.SIGUSR1)
-            sig = signals.read_event()
-            name = signal.Signals(sig.signal).name
-            _say(f"  os.kill(self, SIGUSR1) -> {name} from pid {sig.pid} (uid {sig.uid})")
+            os.kill(os.getpid(), signal.SIGRTMIN)
+            child = os.fork()
+            if child == 0:
+                os._exit(3)
+            os.waitpid(child, 0)
+            for sig in signals.read_events():  # one read(2), three records
+                name = signal.Signals(sig.signal).name
+                _say(f"  {name:9} from pid {sig.pid} (uid {sig.uid}, "
+                     f"code {sig.code}, status {sig.status})")
     finally:
         pthread_sigmask(signal.SIG_SETMASK, old)
 

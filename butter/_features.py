@@ -47,7 +47,7 @@ def _seccomp() -> Probe:
     ret = lib.butter_probe_seccomp()
     if ret < 0:
         return _describe(ret)
-    return True, "this process is already filtered" if ret == 2 else "filter mode"
+    return True, "this process is already filtered" if ret == 2 else ""
 
 
 def _landlock() -> Probe:

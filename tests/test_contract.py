@@ -1,0 +1,144 @@
+"""Every fd-owning class behaves the same (SPEC: "Rules that hold everywhere").
+
+fileno/close/closed/context manager/ResourceWarning/ValueError after close/
+poll-ability/close-on-exec, for each class, sync and asyncio.  Families add
+a factory to FACTORIES; a factory returns ``(obj, make_ready)`` where
+``make_ready()`` makes the fd readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import gc
+import os
+import select
+import selectors
+import signal
+
+import pytest
+from conftest import in_child
+
+
+def _eventfd():
+    from butter.eventfd import Eventfd
+
+    e = Eventfd()
+    return e, lambda: e.increment(1)
+
+
+def _timer():
+    from butter.timerfd import Timer
+
+    t = Timer()
+    return t, lambda: t.after(nano_seconds=1).update()
+
+
+def _signalfd():
+    from butter.signalfd import Signalfd
+
+    s = Signalfd([signal.SIGUSR2], block=True)
+    return s, lambda: os.kill(os.getpid(), signal.SIGUSR2)
+
+
+FACTORIES = {
+    "Eventfd": _eventfd,
+    "Timer": _timer,
+    "Signalfd": _signalfd,
+}
+
+ASYNC_CLASSES = {
+    "Eventfd_async": ("butter.asyncio.eventfd", "Eventfd_async", ()),
+    "Timerfd_async": ("butter.asyncio.timerfd", "Timerfd_async", ()),
+    "Signalfd_async": ("butter.asyncio.signalfd", "Signalfd_async", ([signal.SIGUSR2],)),
+}
+
+
+def _check_sync(factory_name):
+    obj, make_ready = FACTORIES[factory_name]()
+    fd = obj.fileno()
+    assert isinstance(fd, int) and fd >= 0
+    assert fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC, "not close-on-exec"
+    assert not obj.closed
+    assert f"fd={fd}" in repr(obj)
+    assert obj.wait(0) is None
+    make_ready()
+    poller = select.poll()
+    poller.register(obj, select.POLLIN)
+    assert poller.poll(1000), "not readable after make_ready()"
+    with selectors.DefaultSelector() as sel:
+        sel.register(obj, selectors.EVENT_READ)
+        assert sel.select(1)
+    assert obj.wait(1) is not None
+    with obj as same:
+        assert same is obj
+    assert obj.closed and "closed" in repr(obj)
+    obj.close()  # idempotent
+    for method in ("fileno", "read_event", "read_events", "wait"):
+        try:
+            getattr(obj, method)()
+        except ValueError as exc:
+            assert "closed" in str(exc)
+        else:
+            raise AssertionError(f"{method}() after close did not raise")
+    try:
+        os.fstat(fd)
+    except OSError:
+        pass
+    else:
+        raise AssertionError("fd still open after close")
+    # GC of an unclosed object: ResourceWarning and the fd is closed.
+    import warnings
+
+    obj, make_ready = FACTORIES[factory_name]()
+    fd = obj.fileno()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del obj, make_ready
+        gc.collect()
+    assert any(issubclass(w.category, ResourceWarning) for w in caught)
+    try:
+        os.fstat(fd)
+    except OSError:
+        return "ok"
+    raise AssertionError("fd still open after GC")
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_sync_contract(name):
+    assert in_child(_check_sync, name) == "ok"
+
+
+def _check_async(name):
+    import importlib
+
+    module, cls_name, args = ASYNC_CLASSES[name]
+    cls = getattr(importlib.import_module(module), cls_name)
+
+    async def main():
+        obj = cls(*args)
+        fd = obj.fileno()
+        assert fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+        assert obj.maxsize == 0 and obj.empty() and obj.qsize() == 0
+        with pytest.raises(asyncio.QueueEmpty):
+            obj.get_nowait()
+        async with obj as same:
+            assert same is obj
+            getter = asyncio.ensure_future(obj.get())
+            await asyncio.sleep(0)
+        with pytest.raises(ValueError):
+            await getter
+        assert obj.closed
+        obj.close()
+        with pytest.raises(ValueError):
+            obj.fileno()
+        with pytest.raises(OSError):
+            os.fstat(fd)
+        return "ok"
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("name", sorted(ASYNC_CLASSES))
+def test_async_contract(name):
+    assert in_child(_check_async, name) == "ok"
