@@ -35,7 +35,7 @@ deps:
 $(VENV)/bin/python: | deps
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q 'cffi>=1.15' pytest
+	$(VENV)/bin/pip install -q 'cffi>=1.15' pytest uvloop
 	mkdir -p $(VENV)/run
 
 $(PYPY_VENV)/bin/python: | deps

@@ -22,9 +22,10 @@ from cffi import FFI
 HERE = pathlib.Path(__file__).resolve().parent
 
 # Every "<family>.cdef.h" here is a family; "common" comes first.
-FAMILIES = ["common"] + sorted(
-    p.name[: -len(".cdef.h")] for p in HERE.glob("*.cdef.h") if p.name != "common.cdef.h"
-)
+FAMILIES = [
+    "common",
+    *sorted(p.name[: -len(".cdef.h")] for p in HERE.glob("*.cdef.h") if p.name != "common.cdef.h"),
+]
 
 PRELUDE = r"""
 #define _GNU_SOURCE 1
@@ -35,7 +36,8 @@ PRELUDE = r"""
 #define __has_include(x) 1
 #endif
 #if !__has_include(<linux/types.h>)
-#error "butter needs the Linux kernel headers to build: apt-get install linux-libc-dev (Debian/Ubuntu) or kernel-headers (Fedora)"
+#error "butter needs the Linux kernel headers to build: \
+apt-get install linux-libc-dev (Debian/Ubuntu) or kernel-headers (Fedora)"
 #endif
 """
 

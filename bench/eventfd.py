@@ -12,9 +12,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _util import header, per_call_ns  # noqa: E402
+from _util import header, per_call_ns
 
-from butter.eventfd import Eventfd, eventfd, eventfd_read, eventfd_write  # noqa: E402
+from butter.eventfd import Eventfd, eventfd, eventfd_read, eventfd_write
 
 N = 200_000
 

@@ -70,8 +70,10 @@ def tour_signalfd() -> None:
             os.waitpid(child, 0)
             for sig in signals.read_events():  # one read(2), three records
                 name = signal.Signals(sig.signal).name
-                _say(f"  {name:9} from pid {sig.pid} (uid {sig.uid}, "
-                     f"code {sig.code}, status {sig.status})")
+                _say(
+                    f"  {name:9} from pid {sig.pid} (uid {sig.uid}, "
+                    f"code {sig.code}, status {sig.status})"
+                )
     finally:
         pthread_sigmask(signal.SIG_SETMASK, old)
 
@@ -93,8 +95,10 @@ TOURS = [tour_features, tour_eventfd, tour_timerfd, tour_signalfd, tour_asyncio]
 
 
 def main() -> int:
-    _say(f"butter {butter.__version__} on Linux {platform.release()}, "
-         f"{platform.python_implementation()} {platform.python_version()}")
+    _say(
+        f"butter {butter.__version__} on Linux {platform.release()}, "
+        f"{platform.python_implementation()} {platform.python_version()}"
+    )
     _say()
     failed = 0
     for tour in TOURS:

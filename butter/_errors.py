@@ -17,10 +17,10 @@ Usage, for a call that returns a negative number on failure::
 from __future__ import annotations
 
 import os
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~15 ms
 
 from ._lowlevel import ffi, lib
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~15 ms
 if TYPE_CHECKING:
     from typing import NoReturn, Optional, Union
 

@@ -16,6 +16,7 @@ import os
 import select
 import warnings
 from collections import deque
+
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~15 ms
 
 __all__ = ["EventLike", "FdArg", "check_int", "fileno"]
@@ -61,11 +62,10 @@ def fileno(obj: FdArg) -> int:
         fd = int(obj)
     else:
         try:
-            method = obj.fileno
+            method = obj.fileno  # type: ignore[union-attr]  # bool: AttributeError
         except AttributeError:
             raise TypeError(
-                "argument must be an int, or have a fileno() method, "
-                f"not {type(obj).__name__!r}"
+                f"argument must be an int, or have a fileno() method, not {type(obj).__name__!r}"
             ) from None
         fd = method()
         if type(fd) is not int:
@@ -232,4 +232,3 @@ class EventLike(_GenericBase[E]):
         event = self.wait()
         assert event is not None
         return event
-

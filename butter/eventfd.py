@@ -163,4 +163,3 @@ class Eventfd(EventLike[int]):
 
     def __int__(self) -> int:
         return self.read_event()
-

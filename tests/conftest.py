@@ -53,7 +53,7 @@ def in_child(fn: Callable[..., Any], *args: Any, timeout: float = 30.0) -> Any:
             os.close(rfd)
             try:
                 payload = ("ok", fn(*args))
-            except BaseException as exc:  # noqa: BLE001 - shipped to the parent
+            except BaseException as exc:
                 payload = ("err", (exc, traceback.format_exc()))
             try:
                 data = pickle.dumps(payload)
@@ -100,7 +100,9 @@ def run_python(
             f"python crashed with {signal.Signals(-proc.returncode).name}:\n{proc.stderr}"
         )
     if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        raise AssertionError(
+            f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
     return proc
 
 
@@ -114,7 +116,7 @@ def assert_clean_error(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> str
             fn(*args, **kwargs)
         except (TypeError, ValueError, OverflowError, OSError) as exc:
             return True, type(exc).__name__
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             return False, f"unexpected {type(exc).__name__}: {exc}"
         return False, "no error raised"
 

@@ -290,5 +290,3 @@ class AsyncEventQueue(Generic[E]):
                 events.append(self.get_nowait())
             except asyncio.QueueEmpty:
                 return events
-
-
