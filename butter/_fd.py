@@ -11,11 +11,12 @@ event interface from the original Butter: ``read_event()``,
 
 from __future__ import annotations
 
-import math
 import os
-import select
-import warnings
-from collections import deque
+
+try:  # the C type itself: importing all of ``collections`` costs ~3 ms
+    from _collections import deque
+except ImportError:  # pragma: no cover - other implementations
+    from collections import deque
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~15 ms
 
@@ -151,6 +152,8 @@ class EventLike(_GenericBase[E]):
 
     def __del__(self) -> None:
         if self._fd >= 0:
+            import warnings  # lazily, as for select
+
             warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
             self.close()
 
@@ -212,7 +215,9 @@ class EventLike(_GenericBase[E]):
         else:
             if timeout != timeout:  # NaN
                 raise ValueError("timeout must not be NaN")
-            ms = 0 if timeout <= 0 else math.ceil(timeout * 1000)
+            ms = 0 if timeout <= 0 else -int(-timeout * 1000 // 1)  # ceil, in ms
+        import select  # lazily: keeps ``import butter.<family>`` fast
+
         poller = select.poll()
         poller.register(fd, select.POLLIN)
         while True:
