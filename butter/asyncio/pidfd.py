@@ -1,0 +1,52 @@
+"""asyncio variant of :mod:`butter.pidfd`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..pidfd import PidFd, ProcessExit
+from ._queue import AsyncEventQueue
+
+__all__ = ["PidFd_async"]
+
+
+class PidFd_async(AsyncEventQueue[ProcessExit]):
+    """A process whose exit arrives through ``await get()``.
+
+    ``await get()`` returns the :class:`~butter.pidfd.ProcessExit` once the
+    process has exited (and again on later calls: an exit is a state, not
+    a stream); ``async for`` yields it once.  A pidfd stays readable after
+    the exit, so the object stops watching the fd once the exit was read.
+    """
+
+    def __init__(self, pid: int, flags: int = 0, maxsize: int = 0, *, reap: bool = True) -> None:
+        self._pidfd = PidFd(pid, flags, reap=reap)
+        super().__init__(self._pidfd, maxsize)
+
+    @property
+    def pid(self) -> int:
+        return self._pidfd.pid
+
+    @property
+    def exit(self) -> Optional[ProcessExit]:
+        """The exit once it was read, else ``None``."""
+        return self._pidfd.exit
+
+    def send_signal(self, sig: int) -> None:
+        """Send *sig* to the process."""
+        self._pidfd.send_signal(sig)
+
+    def getfd(self, targetfd: int) -> int:
+        """Duplicate the process's fd *targetfd*."""
+        return self._pidfd.getfd(targetfd)
+
+    def _has_room(self) -> bool:
+        # After the exit the fd stays readable for good: stop watching it.
+        if self._pidfd._exit is not None:
+            return False
+        return super()._has_room()
+
+    async def __anext__(self) -> ProcessExit:
+        if self._pidfd._exit is not None and not self._items:
+            raise StopAsyncIteration
+        return await super().__anext__()

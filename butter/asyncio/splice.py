@@ -1,0 +1,95 @@
+"""asyncio variant of :func:`butter.splice.splice_copy`."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import stat
+from typing import Optional
+
+from .._errors import raise_errno
+from .._fd import FdArg
+from .._lowlevel import ffi
+from ..splice import SPLICE_F_MOVE, SPLICE_F_NONBLOCK, _Pump
+
+__all__ = ["splice_copy_async"]
+
+# Bytes moved between two visits to the event loop when nothing blocks.
+_BUDGET = 1 << 24
+
+
+def _needs_nonblocking(mode: int) -> bool:
+    return stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
+
+
+async def _ready(loop: asyncio.AbstractEventLoop, fd: int, write: bool) -> None:
+    fut = loop.create_future()
+
+    def wake() -> None:
+        if not fut.done():
+            fut.set_result(None)
+
+    if write:
+        loop.add_writer(fd, wake)
+    else:
+        loop.add_reader(fd, wake)
+    try:
+        await fut
+    finally:
+        if write:
+            loop.remove_writer(fd)
+        else:
+            loop.remove_reader(fd)
+
+
+async def splice_copy_async(
+    src: FdArg,
+    dst: FdArg,
+    count: Optional[int] = None,
+    *,
+    src_offset: Optional[int] = None,
+    dst_offset: Optional[int] = None,
+    pipe_size: Optional[int] = None,
+) -> int:
+    """Copy *src* to *dst* with splice(2) until end of file (or *count*
+    bytes) without blocking the event loop; return the bytes copied.
+
+    Arguments as :func:`butter.splice.splice_copy`.  Sockets and character
+    devices must be non-blocking (``sock.setblocking(False)``, as asyncio's
+    own ``sock_*`` methods require); pipes are driven with
+    ``SPLICE_F_NONBLOCK``.  As with ``loop.sendfile``, reading a regular file
+    may still wait for the disk (page cache misses).  Every 16 MiB the
+    coroutine yields to the loop even when nothing would block.  If it is
+    cancelled, the bytes in flight are lost.
+    """
+    loop = asyncio.get_running_loop()
+    pump = _Pump(
+        src,
+        dst,
+        count,
+        src_offset,
+        dst_offset,
+        pipe_size,
+        SPLICE_F_MOVE | SPLICE_F_NONBLOCK,
+        _BUDGET,
+    )
+    try:
+        for fd, mode in ((pump.fd_in, pump.in_mode), (pump.fd_out, pump.out_mode)):
+            if _needs_nonblocking(mode) and os.get_blocking(fd):
+                raise ValueError(f"fd {fd} must be non-blocking (it would block the event loop)")
+        while True:
+            r = pump.step()
+            if r == 0:
+                return int(pump.state.done)
+            if r > 0:
+                await asyncio.sleep(0)
+                continue
+            err = ffi.errno
+            if err == errno.EAGAIN:
+                for fd, write in pump.waits():
+                    await _ready(loop, fd, write)
+            elif err != errno.EINTR:
+                raise_errno(err)
+    finally:
+        pump.close()

@@ -1,0 +1,470 @@
+"""splice(2), tee(2), vmsplice(2): move data through pipes inside the kernel.
+
+Thin wrappers:
+
+* :func:`splice` moves up to *len* bytes between a pipe and another fd
+  (or between two pipes) without copying them through user space.
+* :func:`tee` duplicates up to *len* bytes from one pipe into another
+  without consuming them.
+* :func:`vmsplice` moves user memory into a pipe (or a pipe's data into
+  user memory).
+
+And a helper, :func:`splice_copy`, that copies a whole file (or stream) to a
+socket, pipe or file through a pipe until end of file, dealing with partial
+transfers, non-blocking fds and the pipe size (the asyncio variant is
+:func:`butter.asyncio.splice.splice_copy_async`).
+
+Offsets.  An offset of ``None`` means the fd's own file position: the kernel
+reads/writes there and advances it.  An ``int`` offset reads/writes at that
+offset and leaves the fd's position alone (C passes a pointer to a private
+``loff_t``).  A pipe has no offsets: giving one fails with ``ESPIPE``.
+
+``vmsplice`` and memory lifetime.  Without help from butter, vmsplice(2)
+makes the pipe *reference* the caller's pages instead of copying them, and
+the reader sees whatever those pages hold when it finally reads: bytes
+that Python has meanwhile freed, reused or changed.  So:
+
+* by default (``zero_copy=False``) butter copies the data into fresh
+  anonymous pages, splices *those*, and unmaps them straight away; the pipe
+  then holds the only references to pages nobody else can write.  The
+  caller may reuse or free its buffers as soon as the call returns;
+* ``zero_copy=True`` hands the kernel the caller's own memory.  It is the
+  caller's promise that the buffers stay alive and unchanged until the
+  reader has consumed the data (for example: an ``mmap`` or ``bytes``
+  object kept referenced until the other end acknowledged it);
+* reading (when *fd* is a pipe's read end) always copies out of the pipe
+  into the given buffers, which must be writable (``bytearray``,
+  ``memoryview`` of writable memory, ``mmap``, ...); a ``bytes`` object
+  is refused with ``TypeError``.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import fcntl as _fcntl
+import os
+import select
+import stat
+
+from ._errors import raise_errno, retry_or_raise
+from ._fd import FdArg, check_int, fileno
+from ._lowlevel import ffi, lib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable, List, Optional, Tuple, Union
+
+    from typing_extensions import Buffer
+
+    Buffers = Union[Buffer, Iterable[Buffer]]
+
+__all__ = [
+    "F_GETPIPE_SZ",
+    "F_SETPIPE_SZ",
+    "SPLICE_F_GIFT",
+    "SPLICE_F_MORE",
+    "SPLICE_F_MOVE",
+    "SPLICE_F_NONBLOCK",
+    "get_pipe_size",
+    "set_pipe_size",
+    "splice",
+    "splice_copy",
+    "tee",
+    "vmsplice",
+]
+
+SPLICE_F_MOVE: int = lib.SPLICE_F_MOVE
+SPLICE_F_NONBLOCK: int = lib.SPLICE_F_NONBLOCK
+SPLICE_F_MORE: int = lib.SPLICE_F_MORE
+SPLICE_F_GIFT: int = lib.SPLICE_F_GIFT
+F_GETPIPE_SZ: int = lib.F_GETPIPE_SZ
+F_SETPIPE_SZ: int = lib.F_SETPIPE_SZ
+
+_EAGAIN = _errno.EAGAIN
+_EINTR = _errno.EINTR
+_SIZE_MAX = 2**64 - 1 if ffi.sizeof("size_t") == 8 else 2**32 - 1
+_OFF_MAX = 2**63 - 1
+_UINT_MAX = 2**32 - 1
+#: What :func:`splice_copy` asks for when no pipe size is given.
+DEFAULT_PIPE_SIZE = 1 << 20
+
+_splice = lib.butter_splice
+_tee = lib.tee
+
+
+def _offset(name: str, value: Optional[int]) -> int:
+    if value is None:
+        return -1
+    value = check_int(name, value)
+    if value < 0:
+        raise ValueError(f"{name} must not be negative")
+    if value > _OFF_MAX:
+        raise OverflowError(f"{name} does not fit in an off_t")
+    return value
+
+
+def _length(value: int) -> int:
+    value = check_int("len", value)
+    if value < 0:
+        raise ValueError("len must not be negative")
+    if value > _SIZE_MAX:
+        raise OverflowError("len does not fit in a size_t")
+    return value
+
+
+def _flags(value: int) -> int:
+    value = check_int("flags", value)
+    if value < 0:
+        raise ValueError("flags must not be negative")
+    if value > _UINT_MAX:
+        raise OverflowError("flags does not fit in an unsigned int")
+    return value
+
+
+def get_pipe_size(fd: FdArg) -> int:
+    """Return the capacity of the pipe *fd* in bytes (``F_GETPIPE_SZ``)."""
+    return _fcntl.fcntl(fileno(fd), F_GETPIPE_SZ)
+
+
+def set_pipe_size(fd: FdArg, size: int) -> int:
+    """Ask for a pipe capacity of *size* bytes; return what the kernel chose.
+
+    The kernel rounds up to a power-of-two number of pages; unprivileged
+    users are limited by ``/proc/sys/fs/pipe-max-size`` (``EPERM``) and
+    shrinking below the data in the pipe fails with ``EBUSY``.
+    """
+    fd = fileno(fd)
+    size = check_int("size", size)
+    if size <= 0:
+        raise ValueError("size must be positive")
+    if size > 2**31 - 1:
+        raise OverflowError("size does not fit in an int")
+    return _fcntl.fcntl(fd, F_SETPIPE_SZ, size)
+
+
+def _capacity(*fds: int) -> int:
+    """The capacity of the first of *fds* that is a pipe."""
+    for fd in fds:
+        try:
+            return _fcntl.fcntl(fd, F_GETPIPE_SZ)
+        except OSError as exc:
+            if exc.errno == _errno.EBADF and _is_open(fd):
+                continue  # open but not a pipe: F_GETPIPE_SZ says EBADF
+            raise
+    raise OSError(_errno.EINVAL, "neither fd is a pipe: len must be given")
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def splice(
+    fd_in: FdArg,
+    fd_out: FdArg,
+    in_offset: Optional[int] = None,
+    out_offset: Optional[int] = None,
+    len: Optional[int] = None,
+    flags: int = 0,
+) -> int:
+    """Move up to *len* bytes from *fd_in* to *fd_out*; return the count.
+
+    One of the two must be a pipe.  An offset of ``None`` uses (and
+    advances) the fd's file position; an ``int`` reads/writes at that
+    offset and leaves the position unchanged.  ``len=None`` means the
+    capacity of the pipe involved (``F_GETPIPE_SZ``).  0 means end of input
+    (or *len* was 0).  *flags*: ``SPLICE_F_MOVE | SPLICE_F_NONBLOCK |
+    SPLICE_F_MORE``.  With ``SPLICE_F_NONBLOCK`` (or non-blocking fds) an
+    operation that would block raises ``BlockingIOError`` (``EAGAIN``).
+    """
+    fd_in = fileno(fd_in)
+    fd_out = fileno(fd_out)
+    off_in = _offset("in_offset", in_offset)
+    off_out = _offset("out_offset", out_offset)
+    flags = _flags(flags)
+    n = _capacity(fd_in, fd_out) if len is None else _length(len)
+    while True:
+        r: int = _splice(fd_in, off_in, fd_out, off_out, n, flags)
+        if r >= 0:
+            return r
+        retry_or_raise()
+
+
+def tee(fd_in: FdArg, fd_out: FdArg, len: Optional[int] = None, flags: int = 0) -> int:
+    """Duplicate up to *len* bytes from pipe *fd_in* into pipe *fd_out*.
+
+    The data stays in *fd_in* (it is not consumed).  Returns the count; 0
+    if *fd_in* is empty and has no writers.  ``len=None`` means
+    *fd_in*'s capacity.
+    """
+    fd_in = fileno(fd_in)
+    fd_out = fileno(fd_out)
+    flags = _flags(flags)
+    n = _capacity(fd_in) if len is None else _length(len)
+    while True:
+        r: int = _tee(fd_in, fd_out, n, flags)
+        if r >= 0:
+            return r
+        retry_or_raise()
+
+
+def _as_buffers(buffers: Buffers) -> List[Any]:
+    try:
+        memoryview(buffers)  # type: ignore[arg-type]
+    except TypeError:
+        pass
+    else:
+        return [buffers]
+    if isinstance(buffers, (str, int)) or buffers is None:
+        raise TypeError(
+            f"buffers must be a bytes-like object or an iterable of them, "
+            f"not {type(buffers).__name__!r}"
+        )
+    try:
+        return list(buffers)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"buffers must be a bytes-like object or an iterable of them, "
+            f"not {type(buffers).__name__!r}"
+        ) from None
+
+
+def _cbuffer(obj: Any, writable: bool) -> Any:
+    try:
+        view = memoryview(obj)
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not {type(obj).__name__!r}") from None
+    with view:
+        if writable and view.readonly:
+            raise TypeError(
+                "vmsplice reads from the pipe into the buffers: they must be "
+                f"writable, not {type(obj).__name__!r}"
+            )
+        if not view.contiguous:
+            raise ValueError("buffers must be contiguous")
+    return ffi.from_buffer(obj, require_writable=writable)
+
+
+def vmsplice(fd: FdArg, buffers: Buffers, flags: int = 0, *, zero_copy: bool = False) -> int:
+    """Move user memory into the pipe *fd*, or pipe data into user memory.
+
+    *buffers* is a bytes-like object or an iterable of them.  The direction
+    follows *fd* as in the kernel: a write end (``O_WRONLY``/``O_RDWR``)
+    receives the bytes of *buffers*; a read end fills *buffers* (which must
+    be writable) from the pipe.  Returns the number of bytes moved, which
+    may be less than asked for (a full pipe with ``SPLICE_F_NONBLOCK``, a
+    pipe with less data than the buffers hold).
+
+    Writing copies the data by default, so the buffers may be reused at
+    once; ``zero_copy=True`` lets the pipe reference the caller's memory,
+    which must then stay alive and unchanged until the data was read (see
+    the module documentation).  *flags*: ``SPLICE_F_NONBLOCK``,
+    ``SPLICE_F_GIFT``.
+    """
+    fd = fileno(fd)
+    flags = _flags(flags)
+    if type(zero_copy) is not bool:
+        raise TypeError("zero_copy must be a bool")
+    items = _as_buffers(buffers)
+    # As the kernel: a write end (O_WRONLY or O_RDWR) is written to.
+    writing = bool(_fcntl.fcntl(fd, _fcntl.F_GETFL) & (os.O_WRONLY | os.O_RDWR))
+    cbufs = [_cbuffer(b, not writing) for b in items]
+    n = len(cbufs)
+    bases = ffi.new("void *[]", n or 1)
+    lens = ffi.new("size_t[]", n or 1)
+    for i, c in enumerate(cbufs):
+        bases[i] = c
+        lens[i] = len(c)
+    copy = 1 if writing and not zero_copy else 0
+    while True:
+        r: int = lib.butter_vmsplice(fd, bases, lens, n, flags, copy)
+        if r >= 0:
+            return r
+        retry_or_raise()
+
+
+# -- the copy helper -----------------------------------------------------------
+def _make_pipe(size: Optional[int]) -> Tuple[int, int, int]:
+    """A close-on-exec pipe of about *size* bytes: ``(r, w, capacity)``."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    try:
+        if size is None:
+            try:
+                cap = _fcntl.fcntl(w, F_SETPIPE_SZ, DEFAULT_PIPE_SIZE)
+            except OSError:  # EPERM: over the per-user pipe budget
+                cap = _fcntl.fcntl(w, F_GETPIPE_SZ)
+        else:
+            cap = _fcntl.fcntl(w, F_SETPIPE_SZ, size)
+    except BaseException:
+        os.close(r)
+        os.close(w)
+        raise
+    return r, w, cap
+
+
+def _check_copy_args(
+    src: FdArg,
+    dst: FdArg,
+    count: Optional[int],
+    src_offset: Optional[int],
+    dst_offset: Optional[int],
+    pipe_size: Optional[int],
+) -> Tuple[int, int, int, int, int, Optional[int]]:
+    fd_in = fileno(src)
+    fd_out = fileno(dst)
+    limit = -1
+    if count is not None:
+        limit = check_int("count", count)
+        if limit < 0:
+            raise ValueError("count must not be negative")
+        if limit > _OFF_MAX:
+            raise OverflowError("count is too large")
+    off_in = _offset("src_offset", src_offset)
+    off_out = _offset("dst_offset", dst_offset)
+    if pipe_size is not None:
+        pipe_size = check_int("pipe_size", pipe_size)
+        if pipe_size <= 0:
+            raise ValueError("pipe_size must be positive")
+        if pipe_size > 2**31 - 1:
+            raise OverflowError("pipe_size does not fit in an int")
+    return fd_in, fd_out, limit, off_in, off_out, pipe_size
+
+
+class _Pump:
+    """State shared by the sync and asyncio copy loops."""
+
+    __slots__ = (
+        "budget",
+        "chunk",
+        "fd_in",
+        "fd_out",
+        "flags",
+        "in_mode",
+        "limit",
+        "out_mode",
+        "pipe_r",
+        "pipe_w",
+        "state",
+    )
+
+    def __init__(
+        self,
+        src: FdArg,
+        dst: FdArg,
+        count: Optional[int],
+        src_offset: Optional[int],
+        dst_offset: Optional[int],
+        pipe_size: Optional[int],
+        flags: int,
+        budget: int,
+    ) -> None:
+        self.pipe_r = self.pipe_w = -1
+        fd_in, fd_out, limit, off_in, off_out, pipe_size = _check_copy_args(
+            src, dst, count, src_offset, dst_offset, pipe_size
+        )
+        self.fd_in, self.fd_out, self.limit = fd_in, fd_out, limit
+        self.in_mode = os.fstat(fd_in).st_mode
+        self.out_mode = os.fstat(fd_out).st_mode
+        if stat.S_ISFIFO(self.in_mode) or stat.S_ISFIFO(self.out_mode):
+            # One end is a pipe already: splice straight through.
+            pipe_fd = fd_in if stat.S_ISFIFO(self.in_mode) else fd_out
+            self.chunk = pipe_size or _fcntl.fcntl(pipe_fd, F_GETPIPE_SZ)
+        else:
+            # The pump keeps one chunk in flight and reads the next one
+            # ahead (see _cffi_src/splice.csrc.c): a chunk is half the pipe.
+            self.pipe_r, self.pipe_w, cap = _make_pipe(pipe_size)
+            self.chunk = max(cap // 2, 4096)
+        st = ffi.new("struct butter_pump *")
+        st.in_off = off_in
+        st.out_off = off_out
+        self.state = st
+        self.flags = flags
+        self.budget = budget
+
+    def step(self) -> int:
+        """Run the C loop: 0 done, 1 budget used up, -1 failed (errno)."""
+        r: int = lib.butter_splice_pump(
+            self.state,
+            self.fd_in,
+            self.pipe_r,
+            self.pipe_w,
+            self.fd_out,
+            self.chunk,
+            self.limit,
+            self.budget,
+            self.flags,
+        )
+        return r
+
+    def close(self) -> None:
+        for fd in (self.pipe_r, self.pipe_w):
+            if fd >= 0:
+                os.close(fd)
+        self.pipe_r = self.pipe_w = -1
+
+    def waits(self) -> List[Tuple[int, bool]]:
+        """After EAGAIN: the ``(fd, want_write)`` pairs to wait for."""
+        if self.pipe_w >= 0:
+            if self.state.side:
+                return [(self.fd_out, True)]
+            return [(self.fd_in, False)]
+        # Straight through: we cannot tell which end said EAGAIN.  Regular
+        # files never do (and epoll refuses them).
+        waits = []
+        if not stat.S_ISREG(self.out_mode):
+            waits.append((self.fd_out, True))
+        if not stat.S_ISREG(self.in_mode):
+            waits.append((self.fd_in, False))
+        return waits
+
+
+def _wait_fd(fd: int, write: bool) -> None:
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT if write else select.POLLIN)
+    poller.poll()
+
+
+def splice_copy(
+    src: FdArg,
+    dst: FdArg,
+    count: Optional[int] = None,
+    *,
+    src_offset: Optional[int] = None,
+    dst_offset: Optional[int] = None,
+    pipe_size: Optional[int] = None,
+) -> int:
+    """Copy *src* to *dst* inside the kernel until end of file; return the
+    number of bytes copied.
+
+    *src* is anything splice(2) can read (a regular file, a pipe, a
+    socket, ...) and *dst* anything it can write (a socket, a pipe, a
+    regular file, ...).  Unless one end already is a pipe, the data goes
+    through a private pipe of *pipe_size* bytes (default 1 MiB, or the
+    system default if the per-user pipe budget refuses that).  *count*
+    stops after that many bytes; offsets work as in :func:`splice` (the
+    fds' positions advance when they are ``None``).
+
+    Partial transfers are resumed; non-blocking fds are waited for with
+    ``poll(2)``; ``EINTR`` is retried after running signal handlers.  Any
+    other error raises ``OSError`` (the bytes already in flight are then
+    lost, as with a failed ``write``).
+    """
+    pump = _Pump(src, dst, count, src_offset, dst_offset, pipe_size, SPLICE_F_MOVE, 1 << 26)
+    try:
+        step = pump.step
+        while True:
+            r = step()
+            if r == 0:
+                return int(pump.state.done)
+            if r < 0:
+                err = ffi.errno
+                if err == _EAGAIN:
+                    for fd, write in pump.waits():
+                        _wait_fd(fd, write)
+                elif err != _EINTR:
+                    raise_errno(err)
+    finally:
+        pump.close()

@@ -1,0 +1,270 @@
+"""butter.pidfd against the kernel, os.pidfd_open and signal.pidfd_send_signal."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import signal
+import subprocess
+import sys
+
+import pytest
+from conftest import assert_clean_error, in_child, open_fds
+
+from butter import pidfd as P
+
+
+def spawn(code: str = "import time; time.sleep(60)") -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def fork_exit(status: int) -> int:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(status)
+    return pid
+
+
+def test_constants():
+    if hasattr(os, "P_PIDFD"):
+        assert P.P_PIDFD == os.P_PIDFD
+    for name in ("CLD_EXITED", "CLD_KILLED", "CLD_DUMPED", "WEXITED", "WNOHANG", "WNOWAIT"):
+        if hasattr(os, name):  # not on PyPy 3.9
+            assert getattr(P, name) == getattr(os, name)
+    assert P.PIDFD_NONBLOCK == os.O_NONBLOCK
+
+
+def test_pidfd_open_like_os():
+    fd = P.pidfd_open(os.getpid())
+    ref = os.pidfd_open(os.getpid()) if hasattr(os, "pidfd_open") else os.dup(fd)
+    try:
+        assert fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+        assert os.readlink(f"/proc/self/fd/{fd}") == os.readlink(f"/proc/self/fd/{ref}")
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            assert f"Pid:\t{os.getpid()}" in f.read()
+    finally:
+        os.close(fd)
+        os.close(ref)
+    with pytest.raises(ProcessLookupError):
+        P.pidfd_open(2**22 + 12345)
+
+
+def test_send_signal_like_signal_module():
+    p1, p2 = spawn(), spawn()
+    try:
+        fd = P.pidfd_open(p1.pid)
+        P.pidfd_send_signal(fd, signal.SIGTERM)
+        assert p1.wait() == -signal.SIGTERM
+        with pytest.raises(ProcessLookupError):  # exited: never a stranger
+            P.pidfd_send_signal(fd, signal.SIGTERM)
+        os.close(fd)
+        ref = P.pidfd_open(p2.pid)
+        if hasattr(signal, "pidfd_send_signal"):
+            signal.pidfd_send_signal(ref, signal.SIGKILL)
+        else:
+            P.pidfd_send_signal(ref, signal.SIGKILL)
+        assert p2.wait() == -signal.SIGKILL
+        os.close(ref)
+    finally:
+        for p in (p1, p2):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def test_pidfd_getfd():
+    r, w = os.pipe()
+    child = spawn("import time; time.sleep(60)")
+    try:
+        with P.PidFd(child.pid) as pf:
+            newfd = pf.getfd(2)  # the child's stderr
+            try:
+                assert fcntl.fcntl(newfd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+                assert os.path.samestat(os.fstat(newfd), os.fstat(2))
+            finally:
+                os.close(newfd)
+            with pytest.raises(OSError) as info:
+                pf.getfd(9999)
+            assert info.value.errno == errno.EBADF
+            with pytest.raises(OSError) as info:
+                P.pidfd_getfd(pf, 0, 1)
+            assert info.value.errno == errno.EINVAL
+    finally:
+        child.kill()
+        child.wait()
+        os.close(r)
+        os.close(w)
+
+
+def test_pidfd_readable_on_exit_and_status():
+    pid = fork_exit(7)
+    with P.PidFd(pid) as pf:
+        poller = select.poll()
+        poller.register(pf, select.POLLIN)
+        assert poller.poll(5000)
+        ev = pf.read_event()
+        assert ev == (pid, P.CLD_EXITED, 7)
+        assert ev.exited and not ev.signaled and ev.returncode == 7
+        assert pf.exit == ev
+        assert pf.read_event() == ev  # an exit is a state: same answer again
+        assert list(pf) == []  # iteration stopped after the exit
+    with pytest.raises(ChildProcessError):  # reaped
+        os.waitpid(pid, P.WNOHANG)
+
+
+def test_pidfd_killed_and_blocking_read():
+    p = spawn()
+    with P.PidFd(p.pid) as pf:
+        pf.send_signal(signal.SIGKILL)
+        ev = pf.read_event()  # blocks until the exit
+        assert ev.code == P.CLD_KILLED and ev.status == signal.SIGKILL
+        assert ev.returncode == -signal.SIGKILL
+    p.returncode = ev.returncode  # tell Popen we reaped it
+
+
+def test_pidfd_wait_and_iteration():
+    pid = fork_exit(3)
+    with P.PidFd(pid) as pf:
+        assert list(pf) == [(pid, P.CLD_EXITED, 3)]
+    p = spawn()
+    with P.PidFd(p.pid, reap=False) as pf:
+        assert pf.wait(0.05) is None  # still running
+        p.terminate()
+        ev = pf.wait(10)
+        assert ev is not None and ev.returncode == -signal.SIGTERM
+    assert p.wait() == -signal.SIGTERM  # reap=False left it for Popen
+
+
+def test_nonblocking():
+    p = spawn()
+    try:
+        with P.PidFd(p.pid, P.PIDFD_NONBLOCK) as pf:
+            with pytest.raises(BlockingIOError):
+                pf.read_event()
+            assert P.waitid_pidfd(pf, P.WEXITED | P.WNOHANG) is None
+            with pytest.raises(BlockingIOError):
+                P.waitid_pidfd(pf, P.WEXITED)  # kernel: EAGAIN on a non-blocking pidfd
+            p.kill()
+            ev = pf.wait(10)
+            assert ev is not None and ev.returncode == -signal.SIGKILL
+            p.returncode = ev.returncode
+    finally:
+        if p.returncode is None:
+            p.kill()
+            p.wait()
+
+
+def test_not_our_child():
+    """The grandchild's exit is visible, its status is not (only its parent
+    learns it)."""
+
+    def child():
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            gpid = os.fork()
+            if gpid == 0:
+                os.close(w)
+                import time
+
+                time.sleep(0.2)
+                os._exit(5)
+            os.write(w, str(gpid).encode())
+            os.waitpid(gpid, 0)
+            os._exit(0)
+        os.close(w)
+        gpid = int(os.read(r, 20))
+        with P.PidFd(gpid) as pf:
+            ev = pf.read_event()
+        os.waitpid(pid, 0)
+        return gpid, ev, ev.returncode
+
+    gpid, ev, rc = in_child(child)
+    assert ev == (gpid, None, None) and rc is None
+
+
+def test_waitid_pidfd():
+    pid = fork_exit(9)
+    fd = P.pidfd_open(pid)
+    try:
+        ev = P.waitid_pidfd(fd, P.WEXITED | P.WNOWAIT)
+        assert ev == (pid, P.CLD_EXITED, 9)
+        assert P.waitid_pidfd(fd, P.WEXITED) == ev  # now reaped
+        with pytest.raises(ChildProcessError):
+            P.waitid_pidfd(fd, P.WEXITED)
+        if hasattr(os, "waitid") and hasattr(os, "P_PIDFD") and hasattr(os, "WEXITED"):
+            pid2 = fork_exit(4)
+            fd2 = P.pidfd_open(pid2)
+            ref = os.waitid(os.P_PIDFD, fd2, os.WEXITED)
+            assert (ref.si_pid, ref.si_code, ref.si_status) == (pid2, P.CLD_EXITED, 4)
+            os.close(fd2)
+    finally:
+        os.close(fd)
+
+
+def test_fd_owning_interface():
+    pf = P.PidFd(os.getpid())
+    assert pf.pid == os.getpid()
+    assert repr(pf) == f"<PidFd fd={pf.fileno()}>"
+    assert fcntl.fcntl(pf.fileno(), fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+    assert pf.wait(0) is None
+    pf.close()
+    pf.close()
+    assert pf.closed
+    with pytest.raises(ValueError, match="closed"):
+        pf.read_event()
+    with pytest.raises(ValueError, match="closed"):
+        pf.send_signal(0)
+
+
+def test_no_fd_leak():
+    before = open_fds()
+    me = os.getpid()
+    for _ in range(2000):
+        P.PidFd(me).close()
+    for _ in range(2000):
+        os.close(P.pidfd_open(me))
+    assert open_fds() == before
+
+
+def test_bad_input():
+    big = 2**64
+    me = os.getpid()
+    cases = [
+        (P.pidfd_open, ("1",)),
+        (P.pidfd_open, (0,)),
+        (P.pidfd_open, (-1,)),
+        (P.pidfd_open, (big,)),
+        (P.pidfd_open, (me, -1)),
+        (P.pidfd_open, (me, big)),
+        (P.pidfd_open, (me, 1)),
+        (P.pidfd_open, (None,)),
+        (P.pidfd_send_signal, ("x", 0)),
+        (P.pidfd_send_signal, (-1, 0)),
+        (P.pidfd_send_signal, (99999, 0)),
+        (P.pidfd_send_signal, (0, 0)),
+        (P.pidfd_send_signal, (0, -1)),
+        (P.pidfd_send_signal, (0, big)),
+        (P.pidfd_send_signal, (0, 0, {})),
+        (P.pidfd_send_signal, (0, 0, None, -1)),
+        (P.pidfd_getfd, (99999, 0)),
+        (P.pidfd_getfd, (0, -1)),
+        (P.pidfd_getfd, (0, big)),
+        (P.pidfd_getfd, (0, "x")),
+        (P.pidfd_getfd, (0, 0, big)),
+        (P.waitid_pidfd, (99999, P.WEXITED)),
+        (P.waitid_pidfd, (0, -1)),
+        (P.waitid_pidfd, (0, big)),
+        (P.waitid_pidfd, ("x", 0)),
+        (P.PidFd, ("1",)),
+        (P.PidFd, (-5,)),
+        (P.PidFd, (2**22 + 12345,)),
+        (lambda: P.PidFd(me, reap=1), ()),
+        (lambda: P.PidFd(me).send_signal("x"), ()),
+        (lambda: P.PidFd(me).getfd(-1), ()),
+    ]
+    for fn, args in cases:
+        assert_clean_error(fn, *args)
