@@ -91,7 +91,52 @@ def tour_asyncio() -> None:
     _say(f"asyncio: Eventfd_async woke a coroutine with {asyncio.run(main())}")
 
 
-TOURS = [tour_features, tour_eventfd, tour_timerfd, tour_signalfd, tour_asyncio]
+def tour_memfd_pidfd() -> None:
+    from .memfd import F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE, Memfd
+    from .pidfd import PidFd
+
+    _say("memfd and pidfd: sealed anonymous files, processes as fds")
+    with Memfd("tour") as m:
+        m.write(b"sealed")
+        m.seal(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+        _say(f"  {m!r}: size {m.size}, seals {m.seals:#x}")
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    with PidFd(pid) as process:
+        _say(f"  child {pid} exited: {process.read_event()}")
+
+
+def tour_container() -> None:
+    from .container import run
+
+    _say("container: new mount/UTS/PID namespaces, tmpfs root, pivot_root")
+    if os.geteuid() != 0:
+        _say("  skipped: needs root")
+        return
+    script = (
+        'echo "  hostname=$(hostname) pid=$$ '
+        'mounts=$(wc -l </proc/self/mountinfo) root=$(stat -f -c %T /)"'
+    )
+    read_end, write_end = os.pipe()
+    try:
+        status = run(["sh", "-c", script], hostname="butter-tour", stdout=write_end)
+    finally:
+        os.close(write_end)
+    with os.fdopen(read_end) as output:
+        sys.stdout.write(output.read())
+    _say(f"  exit status {status}")
+
+
+TOURS = [
+    tour_features,
+    tour_eventfd,
+    tour_timerfd,
+    tour_signalfd,
+    tour_asyncio,
+    tour_memfd_pidfd,
+    tour_container,
+]
 
 
 def main() -> int:
