@@ -41,16 +41,38 @@ def _signalfd():
     return s, lambda: os.kill(os.getpid(), signal.SIGUSR2)
 
 
+def _child_until_closed():
+    """A child that exits when the returned fd is closed (or we die)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)
+        os._exit(0)
+    os.close(r)
+    return pid, w
+
+
+def _pidfd():
+    from butter.pidfd import PidFd
+
+    pid, w = _child_until_closed()
+    p = PidFd(pid)
+    return p, lambda: os.close(w)
+
+
 FACTORIES = {
     "Eventfd": _eventfd,
     "Timer": _timer,
     "Signalfd": _signalfd,
+    "PidFd": _pidfd,
 }
 
 ASYNC_CLASSES = {
     "Eventfd_async": ("butter.asyncio.eventfd", "Eventfd_async", ()),
     "Timerfd_async": ("butter.asyncio.timerfd", "Timerfd_async", ()),
     "Signalfd_async": ("butter.asyncio.signalfd", "Signalfd_async", ([signal.SIGUSR2],)),
+    "PidFd_async": ("butter.asyncio.pidfd", "PidFd_async", "child"),
 }
 
 
@@ -114,6 +136,8 @@ def _check_async(name):
 
     module, cls_name, args = ASYNC_CLASSES[name]
     cls = getattr(importlib.import_module(module), cls_name)
+    if args == "child":
+        args = (_child_until_closed()[0],)
 
     async def main():
         obj = cls(*args)
@@ -142,3 +166,34 @@ def _check_async(name):
 @pytest.mark.parametrize("name", sorted(ASYNC_CLASSES))
 def test_async_contract(name):
     assert in_child(_check_async, name) == "ok"
+
+
+def _check_memfd():
+    """Memfd owns an fd but has no events: the ownership half of the contract."""
+    import warnings
+
+    from butter.memfd import Memfd
+
+    m = Memfd("contract")
+    fd = m.fileno()
+    assert fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+    with m as same:
+        assert same is m
+    assert m.closed
+    m.close()
+    with pytest.raises(ValueError):
+        m.fileno()
+    m = Memfd("contract")
+    fd = m.fileno()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del m
+        gc.collect()
+    assert any(issubclass(w.category, ResourceWarning) for w in caught)
+    with pytest.raises(OSError):
+        os.fstat(fd)
+    return "ok"
+
+
+def test_memfd_ownership_contract():
+    assert in_child(_check_memfd) == "ok"
