@@ -120,9 +120,7 @@ def bench_async(n: int) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, [SIG])
         report("butter Signalfd_async.get()", asyncio.run(async_butter(n, parked)))
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [SIG])
-        report(
-            "loop.add_signal_handler -> future", asyncio.run(async_handler(n, parked))
-        )
+        report("loop.add_signal_handler -> future", asyncio.run(async_handler(n, parked)))
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 try:  # the C type itself: importing all of ``collections`` costs ~3 ms
-    from _collections import deque
+    from _collections import deque  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - other implementations
     from collections import deque
 

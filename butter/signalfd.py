@@ -279,9 +279,7 @@ def pthread_sigmask(action: int, signals: SignalsArg) -> Set[SignalNumber]:
     action = check_int("action", action)
     numbers = _signal_list(signals)
     old = ffi.new("uint64_t *")
-    err = lib.butter_pthread_sigmask(
-        action, ffi.new("int[]", numbers), len(numbers), old
-    )
+    err = lib.butter_pthread_sigmask(action, ffi.new("int[]", numbers), len(numbers), old)
     if err:
         raise_errno(err)
     return _mask_to_set(int(old[0]))
@@ -310,9 +308,7 @@ class Signalfd(EventLike[Signal]):
     then kill the process): call :meth:`unblock` first if that is wanted.
     """
 
-    def __init__(
-        self, signals: SignalsArg = (), flags: int = 0, *, block: bool = False
-    ) -> None:
+    def __init__(self, signals: SignalsArg = (), flags: int = 0, *, block: bool = False) -> None:
         numbers = _signal_list(signals)
         super().__init__(signalfd(numbers, -1, flags))
         self._signals: FrozenSet[SignalNumber] = frozenset(

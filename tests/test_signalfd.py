@@ -210,9 +210,7 @@ def test_kill_matches_sigwaitinfo():
 
 
 def test_thread_directed_signal():
-    ev, ref, pid = send_and_read(
-        USR2, lambda: signal.pthread_kill(threading.get_ident(), USR2)
-    )
+    ev, ref, pid = send_and_read(USR2, lambda: signal.pthread_kill(threading.get_ident(), USR2))
     assert (ev.signal, ev.code, ev.pid, ev.uid) == (USR2, SI_TKILL, pid, os.getuid())
     if ref is not None:
         # The kernel says SI_TKILL (strace agrees); glibc's sigwaitinfo folds
@@ -593,9 +591,7 @@ def test_bad_signals(bad):
     assert_clean_error(lambda: Signalfd_async().enable(bad))
 
 
-@pytest.mark.parametrize(
-    "fd", [-2, 2**31, 2**64, -(2**64), 10_000, "3", None, 1.0, b"3"], ids=repr
-)
+@pytest.mark.parametrize("fd", [-2, 2**31, 2**64, -(2**64), 10_000, "3", None, 1.0, b"3"], ids=repr)
 def test_bad_fds(fd):
     assert_clean_error(signalfd, [USR1], fd)
 
