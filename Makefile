@@ -13,7 +13,7 @@ VENV        ?= .venv
 PYPY_VENV   ?= .venv-pypy
 PYTEST_ARGS ?=
 APT_PACKAGES = gcc libc6-dev linux-libc-dev libffi-dev pypy3 pypy3-dev pypy3-venv \
-               inotify-tools libseccomp-dev python3-seccomp strace
+               inotify-tools fatrace libseccomp-dev python3-seccomp strace
 
 # Run the tests from outside the source tree so the installed package (with
 # its compiled module) is imported, never ./butter.

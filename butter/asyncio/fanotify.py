@@ -1,0 +1,70 @@
+"""asyncio variant of :mod:`butter.fanotify`.
+
+:class:`Fanotify_async` is a :class:`~butter.fanotify.Fanotify` whose events
+arrive through ``await get()`` (alias ``get_event()``).  It reads the fd only
+while its queue has room (``maxsize``); a slow consumer leaves events in the
+kernel queue (which reports its own ``FAN_Q_OVERFLOW``).  Permission events
+must still be answered (:meth:`allow`/:meth:`deny`): the process that caused
+one waits until then.
+"""
+
+from __future__ import annotations
+
+from os import O_RDONLY as _O_RDONLY
+from typing import TYPE_CHECKING, Optional, Union
+
+from .._fd import FdArg
+from ..fanotify import AT_FDCWD, FAN_CLASS_NOTIF, Fanotify, FanotifyEvent
+from ._queue import AsyncEventQueue
+
+if TYPE_CHECKING:
+    from ..fanotify import PathArg
+
+__all__ = ["Fanotify_async"]
+
+
+class Fanotify_async(AsyncEventQueue[FanotifyEvent]):
+    """A fanotify group as a read-only asyncio queue of :class:`FanotifyEvent`.
+
+    Same arguments as :class:`~butter.fanotify.Fanotify`, plus *maxsize*.
+    Closing it drops the queued events (their fds are closed).
+    """
+
+    def __init__(
+        self, flags: int = FAN_CLASS_NOTIF, event_flags: int = _O_RDONLY, maxsize: int = 0
+    ) -> None:
+        self._fanotify = Fanotify(flags, event_flags)
+        super().__init__(self._fanotify, maxsize)
+
+    def watch(
+        self, path: Optional[PathArg], mask: int, flags: int = 0, dfd: FdArg = AT_FDCWD
+    ) -> None:
+        """Add *mask* to the mark on *path* (see :meth:`Fanotify.watch`)."""
+        self._fanotify.watch(path, mask, flags, dfd)
+
+    def ignore(
+        self, path: Optional[PathArg], mask: int, flags: int = 0, dfd: FdArg = AT_FDCWD
+    ) -> None:
+        """Remove *mask* from the mark on *path* (see :meth:`Fanotify.ignore`)."""
+        self._fanotify.ignore(path, mask, flags, dfd)
+
+    del_watch = ignore
+
+    def flush(self, flags: int = 0) -> None:
+        """Remove every mark of a kind (see :meth:`Fanotify.flush`)."""
+        self._fanotify.flush(flags)
+
+    def respond(self, event: Union[FanotifyEvent, int], response: int) -> None:
+        """Answer a permission event (see :meth:`Fanotify.respond`)."""
+        self._fanotify.respond(event, response)
+
+    def allow(self, event: Union[FanotifyEvent, int]) -> None:
+        """Let the operation of permission *event* proceed."""
+        self._fanotify.allow(event)
+
+    def deny(self, event: Union[FanotifyEvent, int]) -> None:
+        """Refuse the operation of permission *event* (``EPERM``)."""
+        self._fanotify.deny(event)
+
+    get_event = AsyncEventQueue.get
+    get_event_nowait = AsyncEventQueue.get_nowait

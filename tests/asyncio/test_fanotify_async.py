@@ -1,0 +1,104 @@
+"""butter.asyncio.fanotify.Fanotify_async against the real kernel."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import gc
+import os
+
+import pytest
+from conftest import in_child, open_fds
+
+from butter.asyncio.fanotify import Fanotify_async
+from butter.fanotify import (
+    FAN_CLOSE_WRITE,
+    FAN_CREATE,
+    FAN_EVENT_ON_CHILD,
+    FAN_REPORT_DFID_NAME,
+    fanotify_init,
+)
+
+try:
+    os.close(fanotify_init())
+    _WHY = ""
+except OSError as exc:
+    _WHY = f"fanotify unavailable: {exc}"
+pytestmark = pytest.mark.skipif(bool(_WHY), reason=_WHY)
+
+
+def test_get_and_aliases(tmp_path):
+    async def main():
+        async with Fanotify_async() as q:
+            assert not os.get_blocking(q.fileno())
+            assert fcntl.fcntl(q.fileno(), fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+            q.watch(tmp_path, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD)
+            getter = asyncio.ensure_future(q.get_event())
+            await asyncio.sleep(0)
+            (tmp_path / "a").write_text("x")
+            ev = await asyncio.wait_for(getter, 5)
+            assert ev.close_write_event and ev.filename == str(tmp_path / "a")
+            assert ev.pid == os.getpid()
+            ev.close()
+            with pytest.raises(asyncio.QueueEmpty):
+                q.get_event_nowait()
+            q.ignore(tmp_path, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD)
+            (tmp_path / "b").write_text("x")
+            await asyncio.sleep(0.05)
+            assert q.empty()
+            q.watch(tmp_path, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD)
+            q.del_watch(tmp_path, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD)
+        return True
+
+    assert asyncio.run(main())
+
+
+def test_fid_mode_and_maxsize(tmp_path):
+    async def main():
+        async with Fanotify_async(FAN_REPORT_DFID_NAME, maxsize=2) as q:
+            q.watch(tmp_path, FAN_CREATE | FAN_EVENT_ON_CHILD)
+            for i in range(5):
+                (tmp_path / f"f{i}").write_text("x")
+            names = []
+            for _ in range(5):
+                ev = await asyncio.wait_for(q.get(), 5)
+                assert q.qsize() <= 2
+                names.append(ev.filename)
+            assert names == [f"f{i}" for i in range(5)]
+        return True
+
+    assert asyncio.run(main())
+
+
+def test_uvloop(tmp_path):
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main():
+        async with Fanotify_async() as q:
+            q.watch(tmp_path, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD)
+            (tmp_path / "u").write_text("x")
+            ev = await asyncio.wait_for(q.get(), 5)
+            ev.close()
+            return ev.filename
+
+    assert in_child(lambda: uvloop.run(main())) == str(tmp_path / "u")
+
+
+def test_fd_leak_2000(tmp_path):
+    async def main():
+        before = open_fds()
+        for _ in range(2000):
+            q = Fanotify_async()
+            q.close()
+        # Unread events die with the queue, their fds too.
+        q = Fanotify_async()
+        q.watch(tmp_path, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD)
+        for i in range(20):
+            (tmp_path / f"x{i}").write_text("x")
+        await asyncio.sleep(0.05)
+        assert q.qsize() == 20
+        q.close()
+        gc.collect()
+        return open_fds() - before
+
+    assert asyncio.run(main()) == set()
