@@ -91,6 +91,29 @@ def tour_asyncio() -> None:
     _say(f"asyncio: Eventfd_async woke a coroutine with {asyncio.run(main())}")
 
 
+def tour_fanotify() -> None:
+    import tempfile
+
+    from ._fanotify_cli import mask_to_types
+    from .fanotify import FAN_ACCESS, FAN_CLOSE, FAN_EVENT_ON_CHILD, FAN_MODIFY, FAN_OPEN, Fanotify
+
+    _say("fanotify: who touched which file (fatrace's format)")
+    if os.geteuid() != 0:
+        _say("  skipped: needs root")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "hello.txt")
+        with Fanotify() as fan:
+            fan.watch(tmp, FAN_OPEN | FAN_ACCESS | FAN_MODIFY | FAN_CLOSE | FAN_EVENT_ON_CHILD)
+            with open(path, "w") as f:
+                f.write("hi")
+            with open(path) as f:
+                f.read()
+            for event in fan.read_events():  # one read(2): every queued event
+                with event:  # closes the event's fd
+                    _say(f"  python({event.pid}): {mask_to_types(event.mask):<3} {event.filename}")
+
+
 def tour_memfd_pidfd() -> None:
     from .memfd import F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE, Memfd
     from .pidfd import PidFd
@@ -134,6 +157,7 @@ TOURS = [
     tour_timerfd,
     tour_signalfd,
     tour_asyncio,
+    tour_fanotify,
     tour_memfd_pidfd,
     tour_container,
 ]
