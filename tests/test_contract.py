@@ -61,18 +61,75 @@ def _pidfd():
     return p, lambda: os.close(w)
 
 
+def _fanotify():
+    import tempfile
+
+    from butter.fanotify import FAN_CLOSE_WRITE, FAN_EVENT_ON_CHILD, Fanotify
+
+    d = tempfile.mkdtemp()
+    f = Fanotify()
+    f.watch(d, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD)
+
+    def ready():
+        with open(os.path.join(d, "x"), "w"):
+            pass
+
+    return f, ready
+
+
+def _aio_context():
+    import tempfile
+
+    from butter.aio import Context
+
+    ctx = Context()
+    f = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the Context)
+    return ctx, lambda: ctx.fsync(f)
+
+
+_seccomp_filter = None
+
+
+def _seccomp_notify_filter():
+    """A NOTIFY filter on getppid, loaded once in this (forked) process."""
+    global _seccomp_filter
+    S = pytest.importorskip("butter.seccomp")
+    if _seccomp_filter is None:
+        _seccomp_filter = S.SyscallFilter(S.ALLOW)
+        _seccomp_filter.add_rule(S.NOTIFY, "getppid")
+        _seccomp_filter.load()
+    return _seccomp_filter
+
+
+def _seccomp_notify():
+    from butter.seccomp import NotifyFd
+
+    f = _seccomp_notify_filter()
+    r, w = os.pipe()
+    if os.fork() == 0:  # calls getppid when told; freed when our listener closes
+        os.read(r, 1)
+        os.getppid()
+        os._exit(0)
+    os.close(r)
+    return NotifyFd(f), lambda: os.write(w, b"x")
+
+
 FACTORIES = {
+    "Context": _aio_context,
     "Eventfd": _eventfd,
     "Timer": _timer,
     "Signalfd": _signalfd,
     "PidFd": _pidfd,
+    "Fanotify": _fanotify,
 }
 
 ASYNC_CLASSES = {
+    "Context_async": ("butter.asyncio.aio", "Context_async", ()),
     "Eventfd_async": ("butter.asyncio.eventfd", "Eventfd_async", ()),
     "Timerfd_async": ("butter.asyncio.timerfd", "Timerfd_async", ()),
     "Signalfd_async": ("butter.asyncio.signalfd", "Signalfd_async", ([signal.SIGUSR2],)),
     "PidFd_async": ("butter.asyncio.pidfd", "PidFd_async", "child"),
+    "Fanotify_async": ("butter.asyncio.fanotify", "Fanotify_async", ()),
 }
 
 
@@ -138,6 +195,8 @@ def _check_async(name):
     cls = getattr(importlib.import_module(module), cls_name)
     if args == "child":
         args = (_child_until_closed()[0],)
+    elif callable(args):
+        args = (args(),)
 
     async def main():
         obj = cls(*args)

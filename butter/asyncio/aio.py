@@ -1,0 +1,149 @@
+"""asyncio variant of :mod:`butter.aio`.
+
+:class:`Context_async` owns a :class:`~butter.aio.Context`; its request
+methods are coroutines that submit the request and return its result::
+
+    async with Context_async() as ctx:
+        await ctx.pwrite(fd, b"hello", 0)
+        data = await ctx.pread(fd, 5, 0)
+
+Completions are collected when the context's eventfd becomes readable
+(``loop.add_reader``), and each resolves the await of its own request.
+Cancelling an await asks the kernel to cancel the request (``io_cancel``;
+file reads and writes cannot be cancelled and run to completion); either
+way its buffers stay held until the kernel reports it complete.
+
+As a queue, ``await get()`` returns the completed :class:`~butter.aio.Request`
+objects of requests submitted through :attr:`Context_async.context` (the
+sync API); awaited requests never appear there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Sequence
+
+from ..aio import IOCB_CMD_FDSYNC, IOCB_CMD_FSYNC, Context, Request
+from ._queue import AsyncEventQueue
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+    from .._fd import FdArg
+
+__all__ = ["Context_async"]
+
+
+class Context_async(AsyncEventQueue[Request]):
+    """An AIO context whose requests are awaited (see the module docs)."""
+
+    def __init__(self, maxevents: int = 128, maxsize: int = 0) -> None:
+        self._awaiting = 0
+        self._context = Context(maxevents)
+        super().__init__(self._context, maxsize)
+
+    @property
+    def context(self) -> Context:
+        """The underlying :class:`~butter.aio.Context` (fire-and-forget
+        requests made through it come back from ``get()``)."""
+        return self._context
+
+    @property
+    def pending(self) -> int:
+        """Requests the kernel has not reported complete yet."""
+        return self._context.pending
+
+    # -- the reader ----------------------------------------------------------------
+    def _has_room(self) -> bool:
+        # Awaited completions must always be collected, full queue or not.
+        return self._awaiting > 0 or super()._has_room()
+
+    def _on_readable(self) -> None:
+        if self._closed or self._error is not None:
+            return
+        context = self._context
+        try:
+            # Resolves the awaited requests; queues the others (even when the
+            # queue is full: awaited completions must never wait behind them).
+            context._cache.extend(context._read_from_kernel())
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            self._fail(exc)
+            return
+        if context._cache:
+            self._pull()
+        self._sync_reader()
+
+    async def _run(self, req: Request) -> Any:
+        self._check_usable()
+        loop = self._running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def resolved(_req: Request) -> None:
+            if not future.done():
+                try:
+                    future.set_result(None)
+                except RuntimeError:  # pragma: no cover - the loop is closed
+                    pass
+
+        req._callback = resolved
+        self._awaiting += 1
+        try:
+            self._context._submit_one(req)
+            self._sync_reader()
+            try:
+                await future
+            except BaseException:
+                if not req._done and not self._closed:
+                    try:
+                        self._context.cancel(req)  # best effort
+                    except (OSError, ValueError):
+                        pass
+                raise
+        finally:
+            self._awaiting -= 1
+            self._sync_reader()
+        return req.result
+
+    # -- requests (coroutines) -------------------------------------------------------
+    async def pread(self, fd: FdArg, length: int, offset: int) -> bytes:
+        """Read up to *length* bytes at *offset*; return them."""
+        result: bytes = await self._run(self._context._prep_pread(fd, length, offset))
+        return result
+
+    async def pwrite(self, fd: FdArg, data: Buffer, offset: int) -> int:
+        """Write *data* at *offset*; return the count written."""
+        result: int = await self._run(self._context._prep_pwrite(fd, data, offset))
+        return result
+
+    async def preadv(self, fd: FdArg, buffers: Sequence[Buffer], offset: int) -> int:
+        """Read into the writable *buffers* at *offset*; return the count."""
+        result: int = await self._run(self._context._prep_vec("preadv", fd, buffers, offset))
+        return result
+
+    async def pwritev(self, fd: FdArg, buffers: Sequence[Buffer], offset: int) -> int:
+        """Write *buffers* at *offset*; return the count."""
+        result: int = await self._run(self._context._prep_vec("pwritev", fd, buffers, offset))
+        return result
+
+    async def fsync(self, fd: FdArg) -> int:
+        """``fsync(fd)``; returns 0."""
+        result: int = await self._run(self._context._prep_sync("fsync", IOCB_CMD_FSYNC, fd))
+        return result
+
+    async def fdsync(self, fd: FdArg) -> int:
+        """``fdatasync(fd)``; returns 0."""
+        result: int = await self._run(self._context._prep_sync("fdsync", IOCB_CMD_FDSYNC, fd))
+        return result
+
+    async def poll(self, fd: FdArg, events: int) -> int:
+        """Wait (in the kernel, ``IOCB_CMD_POLL``) for *events* on *fd*;
+        return the revents mask.  Cancelling the await cancels the poll."""
+        result: int = await self._run(self._context._prep_poll(fd, events))
+        return result
+
+    def __repr__(self) -> str:
+        if self._closed:
+            return "<Context_async closed>"
+        return f"<Context_async fd={self._fd} pending={self._context.pending}>"

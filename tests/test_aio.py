@@ -1,0 +1,635 @@
+"""butter.aio against the kernel, checked with os.pread/os.pwrite/os.preadv."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import gc
+import os
+import random
+import select
+import sys
+import tempfile
+
+import pytest
+from conftest import assert_clean_error, in_child, open_fds
+
+from butter import aio as A
+from butter._lowlevel import lib
+
+PYPY = sys.implementation.name == "pypy"
+
+
+def aio_nr() -> int:
+    with open("/proc/sys/fs/aio-nr") as f:
+        return int(f.read())
+
+
+@pytest.fixture
+def workdir():
+    # Not /tmp: it may be tmpfs, which refuses O_DIRECT.
+    base = "/var/tmp" if os.path.isdir("/var/tmp") else os.path.dirname(__file__)
+    with tempfile.TemporaryDirectory(dir=base, prefix="butter-aio-") as d:
+        yield d
+
+
+@pytest.fixture
+def datafile(workdir):
+    """(path, fd, data): a 64 KiB file of random bytes, opened O_RDWR."""
+    path = os.path.join(workdir, "data")
+    data = random.Random(1).randbytes(65536)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.pwrite(fd, data, 0)
+    yield path, fd, data
+    os.close(fd)
+
+
+@pytest.fixture
+def ctx():
+    with A.Context() as c:
+        yield c
+
+
+def ref_preadv(fd: int, buffers: list, offset: int) -> int:
+    """os.preadv, or a pread per buffer where os lacks it (PyPy 3.9)."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, buffers, offset)
+    total = 0
+    for buf in buffers:
+        data = os.pread(fd, len(buf), offset + total)
+        buf[: len(data)] = data
+        total += len(data)
+    return total
+
+
+def direct_fd(path: str) -> int:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_DIRECT)
+    except OSError as exc:
+        pytest.skip(f"O_DIRECT unsupported here: {exc}")
+    with A.Context(1) as ctx:
+        exc = ctx.pread(fd, 4096, 0).exception
+    if exc is not None:
+        os.close(fd)
+        pytest.skip(f"O_DIRECT reads fail here: {exc}")
+    return fd
+
+
+# -- constants and buffers -----------------------------------------------------------
+def test_constants_from_headers():
+    assert (A.IOCB_CMD_PREAD, A.IOCB_CMD_PWRITE, A.IOCB_CMD_FSYNC, A.IOCB_CMD_FDSYNC) == (
+        0,
+        1,
+        2,
+        3,
+    )
+    assert (A.IOCB_CMD_PREADV, A.IOCB_CMD_PWRITEV, A.IOCB_CMD_POLL) == (7, 8, 5)
+    assert A.IOCB_FLAG_RESFD == 1
+
+
+@pytest.mark.parametrize("size,alignment", [(0, 4096), (1, 512), (4096, 4096), (10000, 65536)])
+def test_aligned_buffer(size, alignment):
+    from butter._lowlevel import ffi
+
+    buf = A.aligned_buffer(size, alignment)
+    assert len(buf) == size and not buf.readonly
+    assert bytes(buf) == bytes(size)
+    if size:
+        assert int(ffi.cast("uintptr_t", ffi.from_buffer(buf))) % alignment == 0
+        buf[:] = b"x" * size
+
+
+# -- thin wrappers -----------------------------------------------------------------
+def test_thin_round_trip(datafile):
+    _path, fd, data = datafile
+    before = aio_nr()
+    ctx = A.io_setup(8)
+    try:
+        assert aio_nr() == before + 8
+        buf = bytearray(100)
+        iocbs = [
+            A.Iocb(A.IOCB_CMD_PWRITE, fd, b"thin", 70000, data=7),
+            A.Iocb(A.IOCB_CMD_PREAD, fd, buf, 1000, data=8),
+            A.Iocb(A.IOCB_CMD_FSYNC, fd),
+        ]
+        assert A.io_submit(ctx, iocbs) == 3
+        assert all(i.in_flight for i in iocbs)
+        with pytest.raises(ValueError):
+            A.io_submit(ctx, iocbs[:1])  # still in flight
+        events = []
+        while len(events) < 3:
+            events += A.io_getevents(ctx, 1, 8, timeout=5)
+        by_data = {ev.data: ev for ev in events}
+        assert by_data[7].res == 4 and by_data[7].iocb is iocbs[0]
+        assert by_data[8].res == 100 and by_data[8].obj == iocbs[1].address
+        assert bytes(buf) == data[1000:1100]
+        assert not any(i.in_flight for i in iocbs)
+        assert os.pread(fd, 4, 70000) == b"thin"
+        assert A.io_getevents(ctx, 0, 8, timeout=0) == []
+        # File I/O cannot be cancelled; a poll can.
+        r, w = os.pipe()
+        poll = A.Iocb(A.IOCB_CMD_POLL, r, select.POLLIN)
+        assert A.io_submit(ctx, [poll]) == 1
+        A.io_cancel(ctx, poll)
+        (ev,) = A.io_getevents(ctx, 1, 1, timeout=5)
+        assert ev.iocb is poll
+        os.close(r)
+        os.close(w)
+        # The first iocb refused: its errno raises.
+        with pytest.raises(OSError) as info:
+            A.io_submit(ctx, [A.Iocb(A.IOCB_CMD_PREAD, 99999, bytearray(1), 0)])
+        assert info.value.errno == errno.EBADF
+    finally:
+        A.io_destroy(ctx)
+    assert aio_nr() == before
+    with pytest.raises(OSError) as info:
+        A.io_destroy(ctx)
+    assert info.value.errno == errno.EINVAL
+
+
+def test_thin_keeps_iocb_alive(datafile):
+    _path, fd, data = datafile
+    ctx = A.io_setup(4)
+    try:
+        A.io_submit(ctx, [A.Iocb(A.IOCB_CMD_PREAD, fd, bytearray(10), 5)])
+        gc.collect()
+        (ev,) = A.io_getevents(ctx, 1, 4)
+        assert ev.res == 10 and bytes(ev.iocb.buf) == data[5:15]
+    finally:
+        A.io_destroy(ctx)
+
+
+# -- Context: round trips against os ---------------------------------------------------
+def test_pread_pwrite_like_os(ctx, datafile):
+    _path, fd, _data = datafile
+    for offset, length in [
+        (0, 1),
+        (1, 4095),
+        (4096, 4096),
+        (60000, 10000),
+        (65536, 10),
+        (70000, 5),
+    ]:
+        req = ctx.pread(fd, length, offset)
+        assert ctx.get_events() == [req]
+        assert req.done() and req.exception is None
+        assert req.result == os.pread(fd, length, offset)
+    w = ctx.pwrite(fd, b"butter", 100)
+    assert w.result == os.pwrite(fd, b"butter", 200) == 6
+    assert os.pread(fd, 6, 100) == b"butter"
+    w = ctx.pwrite(fd, memoryview(bytearray(b"0123456789"))[2:5], 3)
+    assert w.result == 3 and os.pread(fd, 3, 3) == b"234"
+    assert ctx.pread(fd, 0, 0).result == b""
+
+
+def test_pwrite_copies_or_pins(ctx, datafile):
+    _path, fd, _data = datafile
+    payload = bytearray(b"a" * 100)
+    w = ctx.pwrite(fd, payload, 0)
+    payload[:] = b"b" * 100  # unaligned: butter copied it
+    payload.extend(b"more")
+    assert w.result == 100 and os.pread(fd, 100, 0) == b"a" * 100
+    buf = A.aligned_buffer(4096)
+    buf[:] = b"c" * 4096
+    assert ctx.pwrite(fd, buf, 0).result == 4096
+    assert os.pread(fd, 4096, 0) == b"c" * 4096
+
+
+def test_direct_io_round_trip(ctx, datafile):
+    path, fd, data = datafile
+    dfd = direct_fd(path)
+    try:
+        offsets = [4096 * i for i in (0, 3, 7, 15)]
+        reads = [ctx.pread(dfd, 4096, off) for off in offsets]
+        assert [r.result for r in reads] == [data[off : off + 4096] for off in offsets]
+        block = os.urandom(8192)
+        assert ctx.pwrite(dfd, block, 8192).result == 8192  # bytes: copied to aligned memory
+        assert os.pread(fd, 8192, 8192) == block
+        bufs = [A.aligned_buffer(4096), A.aligned_buffer(8192)]
+        assert ctx.preadv(dfd, bufs, 4096).result == 12288
+        assert bytes(bufs[0]) + bytes(bufs[1]) == os.pread(fd, 12288, 4096)
+        bufs[0][:] = b"v" * 4096
+        assert ctx.pwritev(dfd, bufs, 0).result == 12288
+        assert os.pread(fd, 4096, 0) == b"v" * 4096
+        # Misaligned O_DIRECT: the kernel's EINVAL, as os.pread gives.
+        with pytest.raises(OSError) as ref:
+            os.pread(dfd, 100, 1)
+        bad = ctx.pread(dfd, 100, 1)
+        assert bad.exception.errno == ref.value.errno == errno.EINVAL
+        assert ctx.fsync(dfd).result == 0
+    finally:
+        os.close(dfd)
+
+
+def test_vectored_like_os(ctx, datafile):
+    _path, fd, _data = datafile
+    bufs = [bytearray(3), bytearray(0), memoryview(bytearray(10))]
+    ref = [bytearray(3), bytearray(0), bytearray(10)]
+    r = ctx.preadv(fd, bufs, 50)
+    assert r.result == ref_preadv(fd, ref, 50) == 13
+    assert [bytes(b) for b in bufs] == [bytes(b) for b in ref]
+    w = ctx.pwritev(fd, [b"ab", bytearray(b"cd"), memoryview(b"ef")], 7)
+    assert w.result == 6 and os.pread(fd, 6, 7) == b"abcdef"
+    with pytest.raises(TypeError):
+        ctx.preadv(fd, [b"immutable"], 0)
+    with pytest.raises(TypeError):
+        ctx.preadv(fd, [bytearray(2), b"x"], 0)
+    with pytest.raises(TypeError):
+        ctx.preadv(fd, bytearray(4), 0)
+
+
+def test_preadv_holds_the_buffers(ctx, datafile):
+    _path, fd, data = datafile
+    ba = bytearray(10)
+    r = ctx.preadv(fd, [ba], 0)
+    if not PYPY:  # CPython: the export forbids resizing until collected
+        with pytest.raises(BufferError):
+            ba.extend(b"x")
+    ctx.get_events()
+    ba.extend(b"x")
+    assert bytes(ba[:10]) == data[:10] and r.result == 10
+    # Buffers only the request references survive until it completes.
+    req = ctx.preadv(fd, [bytearray(7) for _ in range(3)], 0)
+    gc.collect()
+    assert req.result == 21
+
+
+def test_fsync_fdsync(ctx, datafile):
+    _path, fd, _data = datafile
+    reqs = [ctx.fsync(fd), ctx.fdsync(fd)]
+    assert [r.result for r in reqs] == [0, 0]
+    assert sorted(ctx.get_events(2), key=reqs.index) == reqs
+
+
+def test_many_concurrent_reads(datafile):
+    _path, fd, data = datafile
+    rng = random.Random(2)
+    offsets = [rng.randrange(0, 65536) for _ in range(1000)]
+    with A.Context(64) as ctx:  # far fewer slots than requests
+        reqs = [ctx.pread(fd, 512, off) for off in offsets]
+        done = []
+        while len(done) < len(reqs):
+            done += ctx.get_events(1, 1000, timeout=10)
+        assert sorted(map(id, done)) == sorted(map(id, reqs))  # each once
+        assert [r.result for r in reqs] == [data[off : off + 512] for off in offsets]
+        assert ctx.pending == 0
+
+
+def test_many_direct_reads_in_flight(datafile):
+    path, _fd, data = datafile
+    dfd = direct_fd(path)
+    try:
+        with A.Context(128) as ctx:
+            with ctx.batch():
+                reqs = [ctx.pread(dfd, 4096, 4096 * (i % 16)) for i in range(1000)]
+            got = 0
+            while got < 1000:
+                got += len(ctx.get_events(1, 1000, timeout=10))
+            assert all(
+                r.result == data[4096 * (i % 16) : 4096 * (i % 16 + 1)] for i, r in enumerate(reqs)
+            )
+    finally:
+        os.close(dfd)
+
+
+def test_batch_submits_once(ctx, datafile):
+    _path, fd, data = datafile
+    with ctx.batch():
+        reqs = [ctx.pread(fd, 10, i * 10) for i in range(20)]
+        with ctx.batch():  # nests
+            reqs.append(ctx.fsync(fd))
+        assert ctx.pending == 0 and not any(r.done() for r in reqs)
+        assert ctx.cancel(reqs[0]) is True  # not yet submitted
+    assert reqs[0].exception.errno == errno.ECANCELED
+    results = ctx.get_events(21, 100, timeout=10)
+    assert len(results) == 21
+    assert [r.result for r in reqs[1:20]] == [data[i * 10 : i * 10 + 10] for i in range(1, 20)]
+
+
+# -- event-like behaviour ---------------------------------------------------------------
+def test_readiness_follows_completions(ctx, datafile):
+    _path, fd, _data = datafile
+    poller = select.poll()
+    poller.register(ctx, select.POLLIN)
+    assert poller.poll(0) == []
+    assert ctx.wait(0) is None
+    req = ctx.pread(fd, 5, 0)
+    assert poller.poll(5000)
+    assert ctx.read_events() == [req]
+    assert poller.poll(0) == []
+    reqs = [ctx.pread(fd, 5, i) for i in range(3)]
+    assert poller.poll(5000)
+    assert ctx.read_event() in reqs
+    assert poller.poll(0)  # two more to report
+    assert ctx.wait(5) in reqs
+    assert ctx.get_events(0, 10, 0)[0] in reqs
+    assert poller.poll(0) == []
+    assert select.select([ctx], [], [], 0)[0] == []
+
+
+def test_non_blocking_read(ctx, datafile):
+    _path, fd, _data = datafile
+    os.set_blocking(ctx.fileno(), False)
+    with pytest.raises(BlockingIOError):
+        ctx.read_events()
+    req = ctx.fdsync(fd)
+    select.select([ctx], [], [], 5)
+    assert ctx.read_event() is req
+    with pytest.raises(BlockingIOError):
+        ctx.read_event()
+
+
+def test_iteration_and_result_waits(ctx, datafile):
+    _path, fd, data = datafile
+    reqs = [ctx.pread(fd, 3, i) for i in range(4)]
+    assert reqs[3].result == data[3:6]  # waits, keeps the others for get_events
+    seen = [next(iter(ctx)) for _ in range(4)]
+    assert sorted(map(id, seen)) == sorted(map(id, reqs))
+
+
+# -- errors and cancellation ------------------------------------------------------------------
+def test_errors_become_request_exceptions(ctx, datafile, workdir):
+    path, fd, _data = datafile
+    bad = ctx.pread(99999, 10, 0)
+    assert bad.done() and bad.exception.errno == errno.EBADF
+    with pytest.raises(OSError) as info:
+        _ = bad.result
+    assert info.value.errno == errno.EBADF
+    wo = os.open(path, os.O_WRONLY)
+    ro = os.open(path, os.O_RDONLY)
+    try:
+        assert ctx.pread(wo, 1, 0).exception.errno == errno.EBADF
+        assert ctx.pwrite(ro, b"x", 0).exception.errno == errno.EBADF
+    finally:
+        os.close(wo)
+        os.close(ro)
+    neg = ctx.pread(fd, 1, -1)
+    with pytest.raises(OSError) as ref:
+        os.pread(fd, 1, -1)
+    assert neg.exception.errno == ref.value.errno
+    d = os.open(workdir, os.O_RDONLY)
+    try:
+        # read(2) says EISDIR; AIO finds no read_iter on a directory: EINVAL.
+        assert ctx.pread(d, 1, 0).exception.errno == errno.EINVAL
+    finally:
+        os.close(d)
+    # Each failure is reported once, like any completion.
+    assert len(ctx.get_events(0, 100, 0)) == 5
+
+
+def test_cancel(ctx, datafile):
+    _path, fd, data = datafile
+    r, w = os.pipe()
+    try:
+        p = ctx.poll(r, select.POLLIN)
+        assert not p.done()
+        assert ctx.cancel(p) is True
+        assert ctx.get_events(1, 10, timeout=5) == [p]
+        assert p.exception.errno == errno.ECANCELED
+        assert ctx.cancel(p) is False  # done
+        q = ctx.poll(r, select.POLLIN)
+        os.write(w, b"x")
+        assert ctx.get_events(1, 1, 5) == [q] and q.result & select.POLLIN
+        # File reads cannot be cancelled: they complete normally.
+        f = ctx.pread(fd, 10, 0)
+        assert ctx.cancel(f) is False
+        assert f.result == data[:10]
+        with pytest.raises(TypeError):
+            ctx.cancel("request")
+        with A.Context() as other:
+            g = other.poll(r, select.POLLPRI)
+            with pytest.raises(ValueError):
+                ctx.cancel(g)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_close_with_requests_in_flight(datafile):
+    path, fd, data = datafile
+    r, w = os.pipe()
+    ctx = A.Context(256)
+    try:
+        dfd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    except OSError:
+        dfd = os.dup(fd)
+    try:
+        with ctx.batch():
+            reads = [ctx.pread(dfd, 4096, 4096 * (i % 16)) for i in range(200)]
+        poll = ctx.poll(r, select.POLLIN)  # never completes by itself
+        ctx.close()  # must neither hang nor let the kernel write freed memory
+        assert poll.done() and poll.exception.errno == errno.ECANCELED
+        for i, req in enumerate(reads):
+            assert req.done()
+            if req.exception is None:
+                assert req.result == data[4096 * (i % 16) : 4096 * (i % 16 + 1)]
+            else:
+                assert req.exception.errno == errno.ECANCELED
+        gc.collect()
+        with pytest.raises(ValueError, match="closed"):
+            ctx.pread(fd, 1, 0)
+        with pytest.raises(ValueError, match="closed"):
+            ctx.get_events()
+    finally:
+        os.close(dfd)
+        os.close(r)
+        os.close(w)
+
+
+def test_close_in_fork_child_leaves_parent_alone(ctx, datafile):
+    _path, _fd, _data = datafile
+    r, w = os.pipe()
+    try:
+        p = ctx.poll(r, select.POLLIN)
+
+        def child():
+            ctx.close()  # no AIO context here: must not touch the parent's
+            return "ok"
+
+        assert in_child(child) == "ok"
+        os.write(w, b"x")
+        assert ctx.get_events(1, 1, 5) == [p]
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+# -- bad input ---------------------------------------------------------------------------------
+def test_bad_input_never_crashes(datafile):
+    _path, fd, _data = datafile
+
+    def with_ctx(method, *args):
+        def run():
+            with A.Context(4) as ctx:
+                getattr(ctx, method)(*args)
+
+        return run
+
+    cases = [
+        (A.Context, "x"),
+        (A.Context, 0),
+        (A.Context, -1),
+        (A.Context, 2**64),
+        (A.Context, None),
+        (A.aligned_buffer, -1),
+        (A.aligned_buffer, 10, 3),
+        (A.aligned_buffer, 10, 0),
+        (A.aligned_buffer, "x"),
+        (A.aligned_buffer, 2**64),
+        (A.io_setup, 0),
+        (A.io_setup, -5),
+        (A.io_setup, 2**40),
+        (A.io_setup, 1.5),
+        (A.io_destroy, 0),
+        (A.io_destroy, -1),
+        (A.io_destroy, 12345),
+        (A.io_destroy, "x"),
+        (A.io_submit, 12345, []),
+        (A.io_submit, 12345, [A.Iocb(A.IOCB_CMD_FSYNC, fd)]),
+        (A.io_submit, 0, [A.Iocb(A.IOCB_CMD_FSYNC, fd)]),
+        (A.io_submit, 12345, [1]),
+        (A.io_submit, 12345, None),
+        (A.io_getevents, 12345, 0, 1, 0),
+        (A.io_getevents, 12345, 2, 1),
+        (A.io_getevents, 12345, -1, 1),
+        (A.io_getevents, 12345, 0, 2**64),
+        (A.io_getevents, 12345, 0, 1, "x"),
+        (A.io_getevents, 12345, 0, 1, float("nan")),
+        (A.io_cancel, 12345, A.Iocb(A.IOCB_CMD_FSYNC, fd)),
+        (A.io_cancel, 12345, None),
+        (A.Iocb, 99, fd),
+        (A.Iocb, A.IOCB_CMD_PREAD, fd, b"readonly"),
+        (A.Iocb, A.IOCB_CMD_PREAD, fd, None),
+        (A.Iocb, A.IOCB_CMD_PREAD, -1, bytearray(1)),
+        (A.Iocb, A.IOCB_CMD_PWRITE, fd, "text"),
+        (A.Iocb, A.IOCB_CMD_PWRITE, fd, b"x", 2**63),
+        (A.Iocb, A.IOCB_CMD_PREADV, fd, [b"x"]),
+        (A.Iocb, A.IOCB_CMD_PWRITEV, fd, 5),
+        (A.Iocb, A.IOCB_CMD_FSYNC, fd, b"x"),
+        (A.Iocb, A.IOCB_CMD_POLL, fd, -1),
+        (with_ctx("pread", fd, -1, 0),),
+        (with_ctx("pread", fd, 2**64, 0),),
+        (with_ctx("pread", fd, "1", 0),),
+        (with_ctx("pread", fd, 1, 2**64),),
+        (with_ctx("pread", fd, 1, None),),
+        (with_ctx("pread", -1, 1, 0),),
+        (with_ctx("pread", 2**40, 1, 0),),
+        (with_ctx("pread", "fd", 1, 0),),
+        (with_ctx("pwrite", fd, "text", 0),),
+        (with_ctx("pwrite", fd, None, 0),),
+        (with_ctx("pwrite", fd, 5, 0),),
+        (with_ctx("pwrite", fd, b"x", -(2**64)),),
+        (with_ctx("preadv", fd, [b"x"], 0),),
+        (with_ctx("preadv", fd, None, 0),),
+        (with_ctx("preadv", fd, [1], 0),),
+        (with_ctx("pwritev", fd, ["x"], 0),),
+        (with_ctx("pwritev", fd, 3, 0),),
+        (with_ctx("fsync", None),),
+        (with_ctx("fsync", -3),),
+        (with_ctx("fdsync", 1.5),),
+        (with_ctx("poll", fd, 2**20),),
+        (with_ctx("poll", fd, "x"),),
+        (with_ctx("get_events", -1),),
+        (with_ctx("get_events", 2, 1),),
+        (with_ctx("get_events", 0, 1, "x"),),
+        (with_ctx("get_events", 0, 1, float("nan")),),
+        (with_ctx("get_events", 2**64),),
+        (with_ctx("cancel", None),),
+        (with_ctx("wait", "x"),),
+    ]
+    if not PYPY:  # PyPy's ffi.from_buffer copies a strided view instead
+        cases.append((with_ctx("pwrite", fd, memoryview(b"abcd")[::2], 0),))
+    cases.append((with_ctx("preadv", fd, [memoryview(bytearray(4))[::2]], 0),))
+    for fn, *args in cases:
+        assert_clean_error(fn, *args)
+    # Keyword cases.
+    assert_clean_error(A.Iocb, A.IOCB_CMD_FSYNC, fd, data=-1)
+    assert_clean_error(A.Iocb, A.IOCB_CMD_FSYNC, fd, resfd="x")
+
+    # Bad fds and bad offsets are request errors, never a crash.
+    def bad_requests():
+        with A.Context(4) as ctx:
+            reqs = [
+                ctx.pread(2**31 - 1, 1, 0),
+                ctx.pwrite(2**31 - 1, b"x", 0),
+                ctx.preadv(2**31 - 1, [bytearray(1)], 0),
+                ctx.fsync(2**31 - 1),
+                ctx.pread(fd, 1, -(2**63)),
+                ctx.pwritev(fd, [b"x"] * 5000, 0),  # more than IOV_MAX
+            ]
+            return [r.exception.errno for r in reqs]
+
+    assert in_child(bad_requests) == [errno.EBADF] * 4 + [errno.EINVAL] * 2
+
+
+def test_closed_context_raises_value_error(datafile):
+    _path, fd, _data = datafile
+    ctx = A.Context()
+    ctx.close()
+    ctx.close()
+    for call in (
+        lambda: ctx.pread(fd, 1, 0),
+        lambda: ctx.pwrite(fd, b"x", 0),
+        lambda: ctx.preadv(fd, [bytearray(1)], 0),
+        lambda: ctx.pwritev(fd, [b"x"], 0),
+        lambda: ctx.fsync(fd),
+        lambda: ctx.fdsync(fd),
+        lambda: ctx.get_events(),
+        lambda: ctx.read_events(),
+        lambda: ctx.wait(0),
+        lambda: ctx.fileno(),
+        lambda: ctx.batch().__enter__(),
+    ):
+        with pytest.raises(ValueError, match="closed"):
+            call()
+    assert repr(ctx) == "<Context closed>"
+
+
+# -- resources -------------------------------------------------------------------------------
+def test_cloexec_and_repr(ctx):
+    fd = ctx.fileno()
+    assert fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+    assert f"fd={fd}" in repr(ctx)
+    assert os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:[eventfd]"
+
+
+def close_all(objs):
+    """Close *objs* from several threads: io_destroy(2) waits for an RCU
+    grace period (~30 ms here), and grace periods overlap across threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda obj: obj.close(), objs))
+
+
+def test_no_fd_or_context_leak(datafile):
+    _path, fd, _data = datafile
+    fds = open_fds()
+    nr = aio_nr()
+    for _ in range(8):  # 2,000 contexts, 250 at a time (aio-max-nr bounds them)
+        ctxs = [A.Context(8) for _ in range(250)]
+        assert aio_nr() == nr + 250 * 8
+        for ctx in ctxs[::50]:
+            ctx.pread(fd, 10, 0)
+            ctx.poll(fd, select.POLLIN)
+        close_all(ctxs)
+        assert aio_nr() == nr
+    for _ in range(20):
+        A.io_destroy(A.io_setup(4))
+    assert open_fds() == fds
+    assert aio_nr() == nr
+
+
+def test_unclosed_context_warns_and_frees(datafile):
+    _path, fd, _data = datafile
+    nr = aio_nr()
+    ctx = A.Context(16)
+    efd = ctx.fileno()
+    ctx.pread(fd, 10, 0)
+    with pytest.warns(ResourceWarning):
+        del ctx
+        gc.collect()
+    with pytest.raises(OSError):
+        os.fstat(efd)
+    assert aio_nr() == nr
+    assert lib.IOCB_CMD_PREAD == 0
