@@ -114,6 +114,25 @@ def tour_fanotify() -> None:
                     _say(f"  python({event.pid}): {mask_to_types(event.mask):<3} {event.filename}")
 
 
+def tour_aio() -> None:
+    import tempfile
+
+    from .aio import Context
+
+    _say("aio: Linux native AIO (io_submit/io_getevents), completions on an eventfd")
+    with tempfile.TemporaryFile(dir="/var/tmp") as f, Context() as ctx:
+        block = b"butter!\n" * 512  # 4 KiB
+        written = ctx.pwrite(f, block, 0)
+        ctx.get_events(min_nr=1, timeout=5)
+        read = ctx.pread(f, 4096, 0)
+        ctx.get_events(min_nr=1, timeout=5)
+        same = os.pread(f.fileno(), 4096, 0) == read.result
+        _say(
+            f"  pwrite -> {written.result} bytes, pread -> {read.result[:8]!r}... "
+            f"({len(read.result)} bytes); os.pread agrees: {same}"
+        )
+
+
 def tour_memfd_pidfd() -> None:
     from .memfd import F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE, Memfd
     from .pidfd import PidFd
@@ -158,6 +177,7 @@ TOURS = [
     tour_signalfd,
     tour_asyncio,
     tour_fanotify,
+    tour_aio,
     tour_memfd_pidfd,
     tour_container,
 ]
