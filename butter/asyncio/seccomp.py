@@ -1,0 +1,39 @@
+"""asyncio variant of :mod:`butter.seccomp`'s user notification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..seccomp import Notification, NotificationResponse, NotifyFd
+from ._queue import AsyncEventQueue
+
+__all__ = ["Notification_async"]
+
+
+class Notification_async(AsyncEventQueue[Notification]):
+    """Seccomp notifications through ``await get()``; answer with ``respond()``.
+
+    *filter* is a :class:`~butter.seccomp.SyscallFilter` whose ``NOTIFY``
+    filter was loaded in this process, or a notify fd (e.g. received from
+    the filtered process over a unix socket); the object owns a private
+    duplicate of the fd.  Once no process uses the filter any more, pending
+    and later ``get()`` calls raise ``ProcessLookupError``.
+    """
+
+    def __init__(self, filter: Any, maxsize: int = 0) -> None:
+        self._notify = NotifyFd(filter)
+        super().__init__(self._notify, maxsize)
+
+    def respond(self, response: NotificationResponse) -> None:
+        """Answer a notification (the stopped call returns at once)."""
+        self._check_open()
+        self._notify.respond(response)
+
+    def id_valid(self, id: int) -> bool:
+        """True while notification *id* is still pending."""
+        self._check_open()
+        return self._notify.id_valid(id)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"I/O operation on closed {type(self).__name__}")
