@@ -133,6 +133,29 @@ def tour_aio() -> None:
         )
 
 
+def tour_seccomp() -> None:
+    import errno
+
+    from .seccomp import ALLOW, ERRNO, SyscallFilter
+
+    _say("seccomp: a syscall filter, loaded in a child only")
+    rules = SyscallFilter(ALLOW)
+    rules.add_rule(ERRNO(errno.EPERM), "uname")
+    _say(f"  filter of {len(rules.export_bpf()) // 8} BPF instructions: uname -> EPERM")
+    pid = os.fork()
+    if pid == 0:  # a filter is for good: never load it in the tour's own process
+        try:
+            rules.load()
+            os.uname()
+            _say("  child: os.uname() succeeded?!")
+        except PermissionError as exc:
+            _say(f"  child {os.getpid()}: os.uname() -> {exc}")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    _say(f"  parent unaffected: os.uname().sysname = {os.uname().sysname}")
+
+
 def tour_memfd_pidfd() -> None:
     from .memfd import F_SEAL_GROW, F_SEAL_SHRINK, F_SEAL_WRITE, Memfd
     from .pidfd import PidFd
@@ -178,6 +201,7 @@ TOURS = [
     tour_asyncio,
     tour_fanotify,
     tour_aio,
+    tour_seccomp,
     tour_memfd_pidfd,
     tour_container,
 ]
