@@ -141,7 +141,8 @@ def tour_seccomp() -> None:
     _say("seccomp: a syscall filter, loaded in a child only")
     rules = SyscallFilter(ALLOW)
     rules.add_rule(ERRNO(errno.EPERM), "uname")
-    _say(f"  filter of {len(rules.export_bpf()) // 8} BPF instructions: uname -> EPERM")
+    bpf = rules.export_bpf() or b""
+    _say(f"  filter of {len(bpf) // 8} BPF instructions: uname -> EPERM")
     pid = os.fork()
     if pid == 0:  # a filter is for good: never load it in the tour's own process
         try:
