@@ -1,0 +1,209 @@
+"""Benchmark butter.inotify beside struct.unpack_from, inotify_simple and asyncinotify.
+
+    python bench/inotify.py
+
+Prints, in one run: the parse rate of ``str_to_events`` on a buffer
+captured from the kernel (full InotifyEvent objects) beside a bare
+``struct.unpack_from`` loop and inotify_simple's parser; then end-to-end
+events/s for Inotify and Inotify_async (and the peers if installed) with a
+writer process producing IN_MODIFY events as fast as it can, with the kernel
+queue raised so that nothing may be lost (restored right after).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+import sys
+import tempfile
+import time
+
+from butter.asyncio.inotify import Inotify_async
+from butter.inotify import IN_MODIFY, Inotify, str_to_events
+
+N_PARSE = 16384
+N_E2E = 300_000
+QUEUE_PATH = "/proc/sys/fs/inotify/max_queued_events"
+
+
+def capture(path: str, n: int) -> bytes:
+    """Real kernel bytes: n IN_MODIFY events (two alternating names)."""
+    for name in ("a.txt", "b.txt"):
+        open(os.path.join(path, name), "w").close()
+    fd = os.open(path, os.O_RDONLY)
+    os.close(fd)
+    with Inotify() as ino:
+        ino.watch(path, IN_MODIFY)
+        fds = [os.open(os.path.join(path, x), os.O_WRONLY) for x in ("a.txt", "b.txt")]
+        for k in range(n):
+            os.write(fds[k % 2], b"x")
+        for f in fds:
+            os.close(f)
+        return os.read(ino.fileno(), 4 * 1024 * 1024)
+
+
+def best_rate(fn, buf: bytes, n: int, repeat: int = 15) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(buf)
+        best = min(best, time.perf_counter() - t0)
+    return n / best
+
+
+def struct_baseline(buf: bytes):
+    unpack = struct.Struct("iIII").unpack_from
+    pos, end, out = 0, len(buf), []
+    while pos < end:
+        wd, mask, cookie, length = unpack(buf, pos)
+        out.append((wd, mask, cookie, buf[pos + 16 : pos + 16 + length].rstrip(b"\0")))
+        pos += 16 + length
+    return out
+
+
+def writer(path: str, n: int) -> int:
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            a = os.open(os.path.join(path, "a.txt"), os.O_WRONLY)
+            b = os.open(os.path.join(path, "b.txt"), os.O_WRONLY)
+            for _ in range(n // 2):
+                os.write(a, b"x")
+                os.write(b, b"x")
+        finally:
+            os._exit(0)
+    return pid
+
+
+class RaisedQueue:
+    def __enter__(self):
+        try:
+            with open(QUEUE_PATH) as f:
+                self.old = f.read().strip()
+            with open(QUEUE_PATH, "w") as f:
+                f.write(str(N_E2E + 10_000))
+            self.ok = True
+        except OSError:
+            self.ok = False
+        return self
+
+    def __exit__(self, *exc):
+        if self.ok:
+            with open(QUEUE_PATH, "w") as f:
+                f.write(self.old)
+
+
+def e2e_sync(path: str, make, read) -> tuple[float, int]:
+    """Create the watcher under a raised queue, then time a writer process
+    to the reader having seen every event."""
+    with RaisedQueue():
+        obj = make()
+    pid = writer(path, N_E2E)
+    t0 = time.perf_counter()
+    seen = 0
+    while seen < N_E2E:
+        events = read(obj, 2.0)
+        if not events:
+            break
+        seen += len(events)
+    dt = time.perf_counter() - t0
+    os.waitpid(pid, 0)
+    obj.close()
+    return seen / dt, N_E2E - seen
+
+
+def main() -> None:
+    print(f"Python {sys.version.split()[0]} ({sys.implementation.name})")
+    with tempfile.TemporaryDirectory() as d:
+        buf = capture(d, N_PARSE)
+        n = len(str_to_events(buf))
+        print(f"\nparse rate, {n} captured IN_MODIFY events ({len(buf)} bytes):")
+        rows = [("butter str_to_events (InotifyEvent)", str_to_events),
+                ("struct.unpack_from loop (plain tuples)", struct_baseline)]  # fmt: skip
+        try:
+            import inotify_simple
+
+            rows.append(("inotify_simple.parse_events", inotify_simple.parse_events))
+        except ImportError:
+            print("  (inotify_simple not installed)")
+        for label, fn in rows:
+            print(f"  {label:42s} {best_rate(fn, buf, n) / 1e6:6.2f} M events/s")
+
+        print(f"\nend to end, {N_E2E} IN_MODIFY from a writer process (queue raised):")
+
+        def butter_make():
+            i = Inotify()
+            i.watch(d, IN_MODIFY)
+            return i
+
+        def butter_read(i, timeout):
+            return [] if i.wait(timeout) is None else [None, *i.read_events()]
+
+        rate, lost = e2e_sync(d, butter_make, butter_read)
+        print(f"  {'butter Inotify':42s} {rate / 1e3:8.0f} k events/s, lost {lost}")
+        try:
+            import inotify_simple
+
+            def simple_make():
+                i = inotify_simple.INotify()
+                i.add_watch(d, inotify_simple.flags.MODIFY)
+                return i
+
+            def simple_read(i, timeout):
+                return i.read(timeout=int(timeout * 1000))
+
+            rate, lost = e2e_sync(d, simple_make, simple_read)
+            print(f"  {'inotify_simple INotify':42s} {rate / 1e3:8.0f} k events/s, lost {lost}")
+        except ImportError:
+            pass
+
+        async def timed(make, get) -> tuple[float, int]:
+            """One plain ``await get()`` per event, the loop as a whole
+            bounded by a timeout (so a lost event cannot hang the bench)."""
+            with RaisedQueue():
+                obj = make()
+            seen = 0
+
+            async def consume():
+                nonlocal seen
+                while seen < N_E2E:
+                    await get(obj)
+                    seen += 1
+
+            pid = writer(d, N_E2E)
+            t0 = time.perf_counter()
+            try:
+                await asyncio.wait_for(consume(), 60)
+            except asyncio.TimeoutError:
+                pass
+            dt = time.perf_counter() - t0
+            os.waitpid(pid, 0)
+            obj.close()
+            return seen / dt, N_E2E - seen
+
+        def butter_async_make():
+            q = Inotify_async()
+            q.watch(d, IN_MODIFY)
+            return q
+
+        rate, lost = asyncio.run(timed(butter_async_make, Inotify_async.get))
+        label = "butter Inotify_async (await get())"
+        print(f"  {label:42s} {rate / 1e3:8.0f} k events/s, lost {lost}")
+        try:
+            import asyncinotify
+
+            def peer_make():
+                ai = asyncinotify.Inotify()
+                ai.add_watch(d, asyncinotify.Mask.MODIFY)
+                return ai
+
+            rate, lost = asyncio.run(timed(peer_make, asyncinotify.Inotify.get))
+            print(f"  {'asyncinotify (await get())':42s} {rate / 1e3:8.0f} k events/s, lost {lost}")
+        except ImportError:
+            print("  (asyncinotify not installed)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,413 @@
+"""inotify(7): watch files and directories for changes.
+
+Thin wrappers (:func:`inotify_init`, :func:`inotify_add_watch`,
+:func:`inotify_rm_watch`) call the kernel directly; :func:`str_to_events`
+parses what ``read(2)`` returns into :class:`InotifyEvent` named tuples;
+:class:`Inotify` owns the fd; :func:`watch` is a generator for one path.
+
+What the kernel does: each watch (a *wd*) reports the events in its mask
+for one inode (a directory also reports events on its entries, with the
+entry's name in ``filename``).  Events queue in the kernel until read; when
+``fs.inotify.max_queued_events`` are queued the kernel drops further events
+and queues one ``IN_Q_OVERFLOW`` (wd -1) instead.  Removing a watch, or the
+watched inode going away, queues ``IN_IGNORED`` for its wd.
+
+What butter adds: reads always drain everything the kernel has (the read
+buffer grows to fit, sized with ``FIONREAD``); overflow is an ordinary event
+(``overflow_event``) in every layer, never hidden; :class:`Inotify` keeps
+the wd -> path map so :meth:`Inotify.event_path` gives an event's full path;
+hitting a kernel limit raises ``OSError`` naming the sysctl to raise.
+Recursive watching and renames as one event live in :class:`InotifyTree`.
+"""
+
+from __future__ import annotations
+
+import errno
+import gc
+import os
+import sys
+from collections import namedtuple
+from itertools import repeat
+
+from ._errors import retry_or_raise
+from ._fd import E, EventLike, FdArg, check_int, fileno
+from ._lowlevel import ffi, lib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, Iterator, List, Optional, Tuple, Union
+
+    PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+__all__ = [
+    "IN_ACCESS", "IN_ALL_EVENTS", "IN_ATTRIB", "IN_CLOEXEC", "IN_CLOSE",
+    "IN_CLOSE_NOWRITE", "IN_CLOSE_WRITE", "IN_CREATE", "IN_DELETE",
+    "IN_DELETE_SELF", "IN_DONT_FOLLOW", "IN_EXCL_UNLINK", "IN_IGNORED",
+    "IN_ISDIR", "IN_MASK_ADD", "IN_MASK_CREATE", "IN_MODIFY", "IN_MOVE",
+    "IN_MOVED_FROM", "IN_MOVED_TO", "IN_MOVE_SELF", "IN_NONBLOCK",
+    "IN_ONESHOT", "IN_ONLYDIR", "IN_OPEN", "IN_Q_OVERFLOW", "IN_UNMOUNT",
+    "Inotify", "InotifyEvent", "InotifyTree", "PathEvent", "event_name",
+    "inotify_add_watch", "inotify_init", "inotify_rm_watch", "str_to_events",
+    "watch",
+]  # fmt: skip
+
+IN_ACCESS: int = lib.IN_ACCESS  # file was read
+IN_MODIFY: int = lib.IN_MODIFY  # file was written
+IN_ATTRIB: int = lib.IN_ATTRIB  # metadata changed (permissions, times, links, xattrs)
+IN_CLOSE_WRITE: int = lib.IN_CLOSE_WRITE  # file opened for writing was closed
+IN_CLOSE_NOWRITE: int = lib.IN_CLOSE_NOWRITE  # file not opened for writing was closed
+IN_CLOSE: int = lib.IN_CLOSE  # either close
+IN_OPEN: int = lib.IN_OPEN  # file or directory was opened
+IN_MOVED_FROM: int = lib.IN_MOVED_FROM  # an entry was renamed away from the directory
+IN_MOVED_TO: int = lib.IN_MOVED_TO  # an entry was renamed into the directory
+IN_MOVE: int = lib.IN_MOVE  # either half of a rename
+IN_CREATE: int = lib.IN_CREATE  # an entry was created in the directory
+IN_DELETE: int = lib.IN_DELETE  # an entry was deleted from the directory
+IN_DELETE_SELF: int = lib.IN_DELETE_SELF  # the watched inode was deleted
+IN_MOVE_SELF: int = lib.IN_MOVE_SELF  # the watched inode was moved
+IN_UNMOUNT: int = lib.IN_UNMOUNT  # its filesystem was unmounted
+IN_Q_OVERFLOW: int = lib.IN_Q_OVERFLOW  # the kernel queue overflowed: events were lost
+IN_IGNORED: int = lib.IN_IGNORED  # the watch was removed
+IN_ISDIR: int = lib.IN_ISDIR  # the subject of the event is a directory
+IN_ONLYDIR: int = lib.IN_ONLYDIR  # watch: fail unless the path is a directory
+IN_DONT_FOLLOW: int = lib.IN_DONT_FOLLOW  # watch: do not follow a final symlink
+IN_EXCL_UNLINK: int = lib.IN_EXCL_UNLINK  # watch: no events for unlinked children
+IN_MASK_CREATE: int = lib.IN_MASK_CREATE  # watch: fail with EEXIST if already watched
+IN_MASK_ADD: int = lib.IN_MASK_ADD  # watch: add to the existing mask
+IN_ONESHOT: int = lib.IN_ONESHOT  # watch: remove after the first event
+IN_ALL_EVENTS: int = lib.IN_ALL_EVENTS  # every event above that a watch can ask for
+IN_CLOEXEC: int = lib.IN_CLOEXEC  # init: close-on-exec (always set by butter)
+IN_NONBLOCK: int = lib.IN_NONBLOCK  # init: non-blocking reads
+
+_INIT_FLAGS = IN_CLOEXEC | IN_NONBLOCK
+_WATCH_FLAGS = (
+    IN_ALL_EVENTS | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK | IN_MASK_CREATE
+    | IN_MASK_ADD | IN_ONESHOT
+)  # fmt: skip
+
+#: Event and watch flag names to values, and values to names
+#: (``event_name["IN_CREATE"] == IN_CREATE``, ``event_name[IN_CREATE] == "IN_CREATE"``).
+#: The init flags ``IN_CLOEXEC``/``IN_NONBLOCK`` are left out: their values
+#: collide with event bits.
+event_name: Dict[Union[str, int], Union[str, int]] = {}
+for _name in __all__:
+    if _name.startswith("IN_") and _name not in ("IN_CLOEXEC", "IN_NONBLOCK"):
+        event_name[_name] = globals()[_name]
+        event_name[globals()[_name]] = _name
+del _name
+
+_EVENT_SIZE: int = ffi.sizeof("struct inotify_event")
+_MAX_EVENT_SIZE = _EVENT_SIZE + lib.BUTTER_NAME_MAX + 1
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
+
+
+def _flag(bit: int, doc: str) -> property:
+    return property(lambda self: self[1] & bit != 0, doc=doc)
+
+
+class _EventFlags:
+    """Boolean views of the mask (item 1) of InotifyEvent and PathEvent."""
+
+    __slots__ = ()
+    access_event: bool
+    modify_event: bool
+    attrib_event: bool
+    close_write_event: bool
+    close_nowrite_event: bool
+    close_event: bool
+    open_event: bool
+    moved_from_event: bool
+    moved_to_event: bool
+    create_event: bool
+    delete_event: bool
+    delete_self_event: bool
+    move_self_event: bool
+    unmount_event: bool
+    overflow_event: bool
+    ignored_event: bool
+    is_dir_event: bool
+
+
+for _name, _bit, _doc in (
+    ("access_event", IN_ACCESS, "The file was read."),
+    ("modify_event", IN_MODIFY, "The file was written."),
+    ("attrib_event", IN_ATTRIB, "Metadata changed."),
+    ("close_write_event", IN_CLOSE_WRITE, "Closed after being opened for writing."),
+    ("close_nowrite_event", IN_CLOSE_NOWRITE, "Closed, not opened for writing."),
+    ("close_event", IN_CLOSE, "Closed (either way)."),
+    ("open_event", IN_OPEN, "Opened."),
+    ("moved_from_event", IN_MOVED_FROM, "Renamed away (old name)."),
+    ("moved_to_event", IN_MOVED_TO, "Renamed here (new name)."),
+    ("create_event", IN_CREATE, "Created in the watched directory."),
+    ("delete_event", IN_DELETE, "Deleted from the watched directory."),
+    ("delete_self_event", IN_DELETE_SELF, "The watched inode was deleted."),
+    ("move_self_event", IN_MOVE_SELF, "The watched inode was moved."),
+    ("unmount_event", IN_UNMOUNT, "The filesystem was unmounted."),
+    ("overflow_event", IN_Q_OVERFLOW, "The kernel queue overflowed: events were lost."),
+    ("ignored_event", IN_IGNORED, "The watch is gone (removed, or its inode)."),
+    ("is_dir_event", IN_ISDIR, "The subject is a directory."),
+):
+    setattr(_EventFlags, _name, _flag(_bit, _doc))
+del _name, _bit, _doc
+
+
+class InotifyEvent(namedtuple("InotifyEvent", "wd mask cookie filename"), _EventFlags):
+    """One inotify event: ``(wd, mask, cookie, filename)``.
+
+    *wd* is the watch it belongs to (-1 for ``IN_Q_OVERFLOW``), *mask* the
+    ``IN_*`` bits, *cookie* links the two halves of a rename, *filename* the
+    entry's name inside a watched directory (``""`` when the event is about
+    the watched inode itself).  The ``*_event`` properties test mask bits.
+    """
+
+    __slots__ = ()
+
+
+_tuple_new = tuple.__new__
+_parse_c = lib.butter_inotify_parse
+_read_c = lib.butter_inotify_read
+
+
+def _parse(ptr: object, size: int) -> Tuple[List[InotifyEvent], int]:
+    """Parse *size* bytes at cffi pointer *ptr*; return (events, OR of masks).
+
+    The C side splits the records into columns; the events are then built
+    by C-level iteration (map/zip), with no Python code per event.
+    """
+    if size == 0:
+        return [], 0
+    cap = size // _EVENT_SIZE
+    scratch = ffi.new("uint32_t[]", 3 * cap + 2 + size // 4 + 1)
+    n = _parse_c(ptr, size, scratch, cap)
+    if n < 0:
+        raise ValueError("truncated inotify event in buffer")
+    base = 3 * cap
+    names = ffi.unpack(ffi.cast("char *", scratch + (base + 2)), scratch[base])
+    columns = zip(
+        ffi.unpack(ffi.cast("int32_t *", scratch), n),
+        ffi.unpack(scratch + cap, n),
+        ffi.unpack(scratch + 2 * cap, n),
+        names.decode(_FS_ENCODING, _FS_ERRORS).split("\0"),
+    )
+    if n < 256 or not gc.isenabled():
+        return list(map(_tuple_new, repeat(InotifyEvent), columns)), scratch[base + 1]
+    # Events hold only ints and strs (no cycles): pausing the cyclic GC while
+    # thousands are built saves it rescanning them (~35% of the time).
+    gc.disable()
+    try:
+        return list(map(_tuple_new, repeat(InotifyEvent), columns)), scratch[base + 1]
+    finally:
+        gc.enable()
+
+
+def str_to_events(buf: bytes) -> List[InotifyEvent]:
+    """Parse the bytes read from an inotify fd into a list of events.
+
+    Pure: works on any bytes-like object (e.g. hand-packed records).
+    Names are decoded with the filesystem encoding (as ``os.fsdecode``),
+    NUL padding stripped.  A truncated record raises ``ValueError``.
+    """
+    data = memoryview(buf).cast("B")
+    return _parse(ffi.from_buffer(data), len(data))[0]
+
+
+def _path_arg(path: PathArg) -> bytes:
+    raw = os.fsencode(path)  # TypeError for non-paths, as os does
+    if b"\0" in raw:
+        raise ValueError("embedded null byte")
+    return raw
+
+
+def _limit_message(err: int, sysctl: str, what: str) -> str:
+    try:
+        with open("/proc/sys/" + sysctl.replace(".", "/")) as f:
+            value = f.read().strip()
+    except OSError:  # pragma: no cover - /proc missing
+        value = "?"
+    return (
+        f"{os.strerror(err)}: {what} (sysctl {sysctl} = {value}; raise it, e.g. "
+        f"sysctl -w {sysctl}=..., or per user namespace "
+        f"/proc/sys/user/max_inotify_{sysctl.rsplit('_', 1)[1]})"
+    )
+
+
+def _raise_limit(err: int, sysctl: str, what: str, filename: object = None) -> None:
+    raise OSError(err, _limit_message(err, sysctl, what), filename)
+
+
+def inotify_init(flags: int = 0) -> int:
+    """Create an inotify instance and return its fd (``inotify_init1(2)``).
+
+    *flags*: ``IN_NONBLOCK`` (``IN_CLOEXEC`` is always set, PEP 446).  When
+    the per-user instance limit is hit the ``OSError`` (``EMFILE``) names
+    ``fs.inotify.max_user_instances``.
+    """
+    flags = check_int("flags", flags)
+    if flags & ~_INIT_FLAGS or flags < 0:
+        raise ValueError(f"unknown inotify_init flags: {flags:#x}")
+    while True:
+        fd: int = lib.inotify_init1(flags | IN_CLOEXEC)
+        if fd >= 0:
+            return fd
+        if ffi.errno == errno.EMFILE:  # the fd limit or the instance limit
+            _raise_limit(
+                errno.EMFILE, "fs.inotify.max_user_instances",
+                "too many open files or too many inotify instances",
+            )  # fmt: skip
+        retry_or_raise()
+
+
+def inotify_add_watch(fd: FdArg, path: PathArg, mask: int) -> int:
+    """Watch *path* for the events in *mask*; return the watch descriptor.
+
+    Watching an inode that is already watched by this fd returns the same
+    wd and replaces its mask (or adds to it with ``IN_MASK_ADD``).  When the
+    per-user watch limit is hit the ``OSError`` (``ENOSPC``) names
+    ``fs.inotify.max_user_watches``.
+    """
+    fd = fileno(fd)
+    raw = _path_arg(path)
+    mask = check_int("mask", mask)
+    if mask < 0 or mask & ~_WATCH_FLAGS:
+        raise ValueError(f"invalid inotify watch mask: {mask:#x}")
+    if not mask & IN_ALL_EVENTS:
+        raise ValueError("inotify watch mask has no event bit (IN_ALL_EVENTS)")
+    while True:
+        wd: int = lib.inotify_add_watch(fd, raw, mask)
+        if wd >= 0:
+            return wd
+        if ffi.errno == errno.ENOSPC:
+            _raise_limit(
+                errno.ENOSPC, "fs.inotify.max_user_watches", "inotify watch limit reached", path
+            )
+        retry_or_raise(path)
+
+
+def inotify_rm_watch(fd: FdArg, wd: int) -> None:
+    """Remove watch *wd*; the kernel then queues ``IN_IGNORED`` for it."""
+    fd = fileno(fd)
+    wd = check_int("wd", wd)
+    if not -(2**31) <= wd < 2**31:
+        raise OverflowError("wd does not fit in an int")
+    while lib.inotify_rm_watch(fd, wd) < 0:
+        retry_or_raise()
+
+
+class _InotifyBase(EventLike[E]):
+    """An inotify fd and the buffer it is read into (shared with InotifyTree)."""
+
+    _START_SIZE = 64 * 1024
+    _MAX_SIZE = 16 * 1024 * 1024
+
+    def __init__(self, flags: int = 0) -> None:
+        super().__init__(inotify_init(flags))
+        self._size = self._START_SIZE
+        self._buf = ffi.new("char[]", self._size)
+
+    def _read_raw(self) -> Tuple[List[InotifyEvent], int]:
+        """One read(2) into a buffer big enough for what is queued; more
+        reads only if the kernel still has events (the buffer then grows).
+        Returns the events and the OR of their masks."""
+        fd = self._fd
+        if fd < 0:
+            raise self._closed_error()
+        while True:
+            n = _read_c(fd, self._buf, self._size)
+            if n >= 0:
+                break
+            retry_or_raise()
+        events, mask_or = _parse(self._buf, n)
+        while n > self._size - _MAX_EVENT_SIZE:  # full: is there more?
+            pending = lib.butter_inotify_pending(fd)
+            if pending <= 0:
+                break
+            if self._size < self._MAX_SIZE:
+                self._size = min(self._MAX_SIZE, max(2 * self._size, 2 * pending))
+                self._buf = ffi.new("char[]", self._size)
+            n = _read_c(fd, self._buf, self._size)
+            if n <= 0:
+                break
+            more, more_or = _parse(self._buf, n)
+            events += more
+            mask_or |= more_or
+        return events, mask_or
+
+
+class Inotify(_InotifyBase[InotifyEvent]):
+    """An inotify fd: ``watch(path)``, then read events, poll it, iterate it.
+
+    *flags*: ``IN_NONBLOCK`` (the fd is always close-on-exec).  It remembers
+    the path of every wd (as given to :meth:`watch`), so :meth:`event_path`
+    returns an event's full path.  A wd's path is kept after its
+    ``IN_IGNORED`` for the events still queued (the kernel hands out wds in
+    increasing order, so an old wd is not reused soon).
+    """
+
+    def __init__(self, flags: int = 0) -> None:
+        super().__init__(flags)
+        self._paths: Dict[int, str] = {}
+        self._gone: Dict[int, str] = {}
+
+    def watch(self, path: PathArg, events: int = IN_ALL_EVENTS) -> int:
+        """Watch *path* for *events* (``IN_*`` bits); return the wd."""
+        wd = inotify_add_watch(self.fileno(), path, events)
+        self._paths[wd] = os.fsdecode(path)
+        return wd
+
+    def ignore(self, wd: int) -> None:
+        """Remove watch *wd* (an ``IN_IGNORED`` event follows)."""
+        inotify_rm_watch(self.fileno(), wd)
+
+    del_watch = ignore
+
+    @property
+    def watches(self) -> Dict[int, str]:
+        """A copy of the live wd -> path map."""
+        return dict(self._paths)
+
+    def event_path(self, event: InotifyEvent) -> Optional[str]:
+        """The full path of *event* (its watch's path joined with its
+        filename); ``None`` for an unknown wd (e.g. ``IN_Q_OVERFLOW``)."""
+        wd = event[0]
+        base = self._paths.get(wd)
+        if base is None:
+            base = self._gone.get(wd)
+            if base is None:
+                return None
+        name = event[3]
+        return os.path.join(base, name) if name else base
+
+    def _read_from_kernel(self) -> List[InotifyEvent]:
+        events, mask_or = self._read_raw()
+        if mask_or & IN_IGNORED:
+            gone = self._gone
+            for ev in events:
+                if ev[1] & IN_IGNORED:
+                    path = self._paths.pop(ev[0], None)
+                    if path is not None:
+                        gone[ev[0]] = path
+            while len(gone) > 4096:
+                del gone[next(iter(gone))]
+        return events
+
+
+def watch(path: PathArg, events: int = IN_ALL_EVENTS) -> Iterator[InotifyEvent]:
+    """Yield the events of one path, forever (or until its watch is gone:
+    the ``IN_IGNORED`` event is the last one).  Closing the generator closes
+    the inotify fd."""
+    with Inotify() as inotify:
+        inotify.watch(path, events)
+        while True:
+            for event in inotify.read_events():
+                yield event
+                if event[1] & IN_IGNORED:
+                    return
+
+
+if __name__ == "__main__":  # python -m butter.inotify: the CLI, nothing else
+    from butter._inotify_cli import main
+
+    sys.exit(main())
+else:
+    from ._inotify_tree import InotifyTree, PathEvent
