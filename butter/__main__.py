@@ -91,6 +91,34 @@ def tour_asyncio() -> None:
     _say(f"asyncio: Eventfd_async woke a coroutine with {asyncio.run(main())}")
 
 
+def tour_inotify() -> None:
+    import tempfile
+
+    from .inotify import IN_CLOSE_WRITE, IN_CREATE, IN_MOVE, InotifyTree
+
+    _say("inotify: a recursive watcher that keeps up with new directories")
+    with tempfile.TemporaryDirectory() as top:
+
+        def rel(path: str) -> str:
+            return os.path.relpath(path, top)
+
+        with InotifyTree(top, IN_CREATE | IN_CLOSE_WRITE | IN_MOVE) as tree:
+            os.mkdir(os.path.join(top, "sub"))
+            first = tree.wait(timeout=1)
+            if first is not None:
+                _say(f"  created {rel(first.path)} (now watched too)")
+            with open(os.path.join(top, "sub", "a.txt"), "w") as f:
+                f.write("hello")
+            os.rename(os.path.join(top, "sub", "a.txt"), os.path.join(top, "b.txt"))
+            for event in iter(lambda: tree.wait(timeout=0.2), None):
+                if event.rename_event:
+                    _say(f"  renamed {rel(event.src_path)} -> {rel(event.path)} (one event)")
+                else:
+                    kind = "created" if event.create_event else "written"
+                    _say(f"  {kind} {rel(event.path)}")
+            _say(f"  the tree it believes in: {sorted(map(rel, tree.paths()))}")
+
+
 def tour_fanotify() -> None:
     import tempfile
 
@@ -200,6 +228,7 @@ TOURS = [
     tour_timerfd,
     tour_signalfd,
     tour_asyncio,
+    tour_inotify,
     tour_fanotify,
     tour_aio,
     tour_seccomp,

@@ -117,7 +117,30 @@ def _seccomp_notify():
     return NotifyFd(f), lambda: os.write(w, b"x")
 
 
+def _inotify():
+    import tempfile
+
+    from butter.inotify import IN_CREATE, Inotify
+
+    d = tempfile.mkdtemp()
+    i = Inotify()
+    i.watch(d, IN_CREATE)
+    return i, lambda: os.mkdir(os.path.join(d, "x"))
+
+
+def _inotify_tree():
+    import tempfile
+
+    from butter.inotify import InotifyTree
+
+    d = tempfile.mkdtemp()
+    t = InotifyTree(d)
+    return t, lambda: os.mkdir(os.path.join(d, "x"))
+
+
 FACTORIES = {
+    "Inotify": _inotify,
+    "InotifyTree": _inotify_tree,
     "Context": _aio_context,
     "Eventfd": _eventfd,
     "Timer": _timer,
@@ -127,6 +150,7 @@ FACTORIES = {
 }
 
 ASYNC_CLASSES = {
+    "Inotify_async": ("butter.asyncio.inotify", "Inotify_async", ()),
     "Context_async": ("butter.asyncio.aio", "Context_async", ()),
     "Eventfd_async": ("butter.asyncio.eventfd", "Eventfd_async", ()),
     "Timerfd_async": ("butter.asyncio.timerfd", "Timerfd_async", ()),
