@@ -152,9 +152,12 @@ class EventLike(_GenericBase[E]):
 
     def __del__(self) -> None:
         if self._fd >= 0:
-            import warnings  # lazily, as for select
-
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
+            try:
+                import warnings  # lazily, as for select
+            except ImportError:  # the interpreter is shutting down
+                pass
+            else:
+                warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
             self.close()
 
     def __repr__(self) -> str:

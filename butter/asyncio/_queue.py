@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import warnings
 from collections import deque
 from typing import TYPE_CHECKING, Deque, Generic, List, Optional, TypeVar
 
@@ -153,9 +154,13 @@ class AsyncEventQueue(Generic[E]):
 
     def _take(self) -> E:
         item = self._items.popleft()
-        if self._source._cache and self._has_room():
-            self._items.append(self._source._cache.popleft())
-        self._sync_reader()
+        # While the reader is registered the source's cache is empty and the
+        # queue has room, so there is nothing more to do: the hot path.
+        if not self._reading:
+            cache = self._source._cache
+            if cache and self._has_room():
+                self._items.append(cache.popleft())
+            self._sync_reader()
         return item
 
     # -- the asyncio.Queue interface -----------------------------------------
@@ -244,8 +249,6 @@ class AsyncEventQueue(Generic[E]):
 
     def __del__(self) -> None:
         if not self._closed:
-            import warnings
-
             warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
             # The loop may be gone; only the fd is ours to release.
             self._closed = True
