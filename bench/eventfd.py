@@ -86,8 +86,10 @@ def main() -> None:
     for name, _ in items:
         rel = ""
         if ref:
-            rel = f"  ({best[name] / best[ref]:.2f}x / {median[name] / median[ref]:.2f}x os.eventfd_*)"
-        print(f"  {name:38} best {best[name] / 1000:6.3f}  median {median[name] / 1000:6.3f} us{rel}")
+            ratios = f"{best[name] / best[ref]:.2f}x / {median[name] / median[ref]:.2f}x"
+            rel = f"  ({ratios} os.eventfd_*)"
+        b, m = best[name] / 1000, median[name] / 1000
+        print(f"  {name:38} best {b:6.3f}  median {m:6.3f} us{rel}")
     print("  targets: thin <= 1.5x os.eventfd_*, Eventfd <= linuxfd")
 
 
