@@ -65,7 +65,7 @@ test-pypy: install-pypy
 	cd $(CURDIR)/$(PYPY_VENV)/run && $(CURDIR)/$(PYPY_VENV)/bin/python -I -m pytest -p no:cacheprovider $(PYTEST_ARGS) $(TEST_DIR)
 
 lint: $(VENV)/bin/python
-	$(VENV)/bin/pip install -q ruff mypy
+	$(VENV)/bin/pip install -q ruff==0.17.6 mypy==2.4.1
 	$(VENV)/bin/ruff check butter tests bench examples _cffi_src
 	$(VENV)/bin/ruff format --check butter tests bench examples _cffi_src
 	$(VENV)/bin/mypy
