@@ -213,25 +213,36 @@ class EventLike(_GenericBase[E]):
         if self._cache:
             return self._cache.popleft()
         fd = self.fileno()
+        deadline = 0.0
         if timeout is None:
             ms = -1
         else:
             if timeout != timeout:  # NaN
                 raise ValueError("timeout must not be NaN")
-            ms = 0 if timeout <= 0 else -int(-timeout * 1000 // 1)  # ceil, in ms
+            ms = 0 if timeout <= 0 else _ceil_ms(timeout)
         import select  # lazily: keeps ``import butter.<family>`` fast
+        import time
 
+        if ms > 0 and timeout is not None:
+            deadline = time.monotonic() + timeout
         poller = select.poll()
         poller.register(fd, select.POLLIN)
         while True:
-            if not poller.poll(ms):
+            if poller.poll(ms):
+                try:
+                    return self.read_event()
+                except BlockingIOError:
+                    pass  # someone else read it between poll and read
+            # Nothing (yet): a timeout, an event stolen by another reader, or
+            # a signal (PyPy's poll returns [] on EINTR instead of retrying).
+            if ms == 0:
                 return None
-            try:
-                return self.read_event()
-            except BlockingIOError:
-                # Someone else consumed it between poll and read.
-                if ms == 0:
+            if ms > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
                     return None
+                ms = _ceil_ms(remaining)
+            self.fileno()  # closed meanwhile (by a signal handler)?
 
     def __iter__(self) -> Iterator[E]:
         return self
@@ -240,3 +251,8 @@ class EventLike(_GenericBase[E]):
         event = self.wait()
         assert event is not None
         return event
+
+
+def _ceil_ms(seconds: float) -> int:
+    """*seconds* as whole milliseconds, rounded up (poll's unit)."""
+    return -int(-seconds * 1000 // 1)

@@ -418,7 +418,10 @@ class InotifyTree(_InotifyBase[PathEvent]):
             left = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
             ms = -1 if left < 0 else math.ceil(left * 1000)
             if not poller.poll(ms):
-                return None
+                # A timeout, or a signal: PyPy's poll returns [] on EINTR.
+                if deadline is not None and deadline - time.monotonic() <= 0:
+                    return None
+                continue
             try:
                 out = self._read_once()
             except BlockingIOError:

@@ -351,6 +351,8 @@ class Signalfd(EventLike[Signal]):
         return self._signals
 
     def __contains__(self, sig: object) -> bool:
+        if self._fd < 0:
+            raise self._closed_error()
         return sig in self._signals
 
     def _set(self, new: AbstractSet[SignalNumber]) -> None:

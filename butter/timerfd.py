@@ -243,6 +243,14 @@ class TimerSpec:
         yield self._initial_ns / _NS_PER_SEC
         yield self._interval_ns / _NS_PER_SEC
 
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int) -> float:
+        """``spec[0]`` is ``initial``, ``spec[1]`` ``interval`` (as the tuple
+        ``os.timerfd_gettime`` returns); slices and negative indexes work."""
+        return (self._initial_ns / _NS_PER_SEC, self._interval_ns / _NS_PER_SEC)[index]
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, TimerSpec):
             return self._initial_ns == other._initial_ns and self._interval_ns == other._interval_ns

@@ -406,3 +406,28 @@ def test_closed_object_raises_valueerror(method):
 def test_module_exports_match_all():
     for name in efd.__all__:
         assert hasattr(efd, name)
+
+
+def test_wait_is_not_cut_short_by_signals():
+    """PEP 475: a signal whose handler returns must not end wait() early
+    (PyPy's poll returns [] on EINTR; butter retries with the time left)."""
+
+    def child():
+        signal.signal(signal.SIGALRM, lambda *args: None)
+        signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
+        try:
+            with Eventfd() as e:
+                t0 = time.monotonic()
+                timed_out = e.wait(0.3)
+                waited = time.monotonic() - t0
+                threading.Timer(0.2, e.increment, (4,)).start()
+                forever = e.wait()
+                threading.Timer(0.2, e.increment, (5,)).start()
+                iterated = next(iter(e))
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        return timed_out, waited, forever, iterated
+
+    timed_out, waited, forever, iterated = in_child(child)
+    assert timed_out is None and waited >= 0.29
+    assert (forever, iterated) == (4, 5)

@@ -629,3 +629,11 @@ def test_bad_maxsize_and_closed_fd():
         ("read_events", ()),
     ]:
         assert assert_clean_error(closed_then, method, *args) == "OSError"
+
+
+def test_membership_on_a_closed_signalfd_raises():
+    sfd = Signalfd([signal.SIGUSR1])
+    assert signal.SIGUSR1 in sfd
+    sfd.close()
+    with pytest.raises(ValueError, match="closed"):
+        signal.SIGUSR1 in sfd  # noqa: B015

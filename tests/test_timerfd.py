@@ -724,3 +724,14 @@ def test_no_fd_leak_and_cloexec():
         with pytest.raises(OSError):
             Timer(99)
     assert open_fds() == before
+
+
+def test_timerspec_is_a_two_item_sequence_like_os_timerfd_gettime():
+    from butter.timerfd import TimerSpec
+
+    spec = TimerSpec(1.5, 0.25)
+    assert len(spec) == 2
+    assert (spec[0], spec[1], spec[-1]) == (1.5, 0.25, 0.25)
+    assert spec[:] == (1.5, 0.25)
+    with pytest.raises(IndexError):
+        spec[2]
