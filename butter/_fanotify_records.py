@@ -197,6 +197,7 @@ def _parse_info(buf: bytes, pos: int, end: int) -> List[Info]:
 # -- the event ---------------------------------------------------------------------
 _UNSET: object = object()
 _close = os.close
+_strerror = os.strerror
 
 
 def _flag(bit: int, doc: str) -> property:
@@ -213,14 +214,15 @@ class FanotifyEvent:
     records (FID modes, pidfd, error, ...), ``filename`` the path (see
     there).
 
-    The event owns ``fd`` (and the pidfd of ``FAN_REPORT_PIDFD``):
-    :meth:`close`, leaving a ``with`` block or garbage collection closes
-    them (no ``ResourceWarning``: an unread event's fd is routine).
-    :meth:`detach` takes the fd over.  The ``*_event`` properties test mask
-    bits, named as in :mod:`butter.inotify`.
+    The event owns ``fd`` (and the pidfd of ``FAN_REPORT_PIDFD``), like a
+    file: :meth:`fileno` returns it, :meth:`close` or leaving a ``with``
+    block closes them, and garbage collection of an event that still owns
+    an fd closes it with a ``ResourceWarning``.  :meth:`detach` takes the
+    fd over.  The ``*_event`` properties test mask bits, named as in
+    :mod:`butter.inotify`.
     """
 
-    __slots__ = ("__weakref__", "_filename", "fd", "info", "mask", "pid")
+    __slots__ = ("__weakref__", "_filename", "_released", "fd", "info", "mask", "pid")
 
     mask: int
     fd: int
@@ -233,6 +235,7 @@ class FanotifyEvent:
         self.pid = pid
         self.info = info
         self._filename: object = _UNSET
+        self._released = False  # close() or detach() ran
 
     @property
     def filename(self) -> Optional[str]:
@@ -272,9 +275,28 @@ class FanotifyEvent:
         """Every reported entry name, in record order (``FAN_RENAME``: old, new)."""
         return tuple(r.name for r in self.info if type(r) is FidInfo and r.name is not None)
 
+    def fileno(self) -> int:
+        """The event's fd (:attr:`fd`), for ``os.fstat``, ``os.read``, ``select``...
+
+        ``ValueError`` once the event was closed or its fd detached, and
+        for events the kernel gave no fd (``FAN_NOFD``: FID modes,
+        ``FAN_Q_OVERFLOW``; a negative errno with ``FAN_REPORT_FD_ERROR``).
+        """
+        fd = self.fd
+        if fd >= 0:
+            return fd
+        if self._released:
+            raise ValueError("I/O operation on closed FanotifyEvent")
+        if fd == _M.FAN_NOFD:
+            raise ValueError(
+                "FanotifyEvent has no fd (FAN_NOFD: a FID mode event or a queue overflow)"
+            )
+        raise ValueError(f"FanotifyEvent has no fd: the kernel could not open it: {_strerror(-fd)}")
+
     @property
     def closed(self) -> bool:
-        """True if the event holds no fd (closed, detached, or never had one)."""
+        """True if the event owns no fd: closed, or it never had one (a
+        detached event is closed once it holds no pidfd either)."""
         return self.fd < 0 and self.pidfd < 0
 
     def close(self) -> None:
@@ -282,6 +304,7 @@ class FanotifyEvent:
         is read first, so it stays available."""
         if self._filename is _UNSET:
             self.filename  # noqa: B018 - resolves and caches it
+        self._released = True
         self._close()
 
     def _close(self) -> None:
@@ -304,6 +327,7 @@ class FanotifyEvent:
         """Return the fd and stop owning it (the caller closes it)."""
         fd = self.fd
         self.fd = _M.FAN_NOFD
+        self._released = True
         return fd
 
     def __enter__(self) -> Self:
@@ -319,9 +343,22 @@ class FanotifyEvent:
 
     def __del__(self) -> None:
         try:
-            self._close()
-        except OSError:
+            owns = self.fd >= 0 or self.pidfd >= 0
+        except AttributeError:  # __init__ did not run
+            return
+        if not owns:
+            return
+        try:
+            import warnings  # lazily, as butter._fd does
+
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
+        except ImportError:  # the interpreter is shutting down
             pass
+        finally:  # even when warnings are errors
+            try:
+                self._close()
+            except OSError:
+                pass
 
     def __repr__(self) -> str:
         from .fanotify import mask_names  # lazily: only for display
@@ -413,7 +450,8 @@ def str_to_events(buf: bytes) -> List[FanotifyEvent]:
     *buf* is any bytes-like object holding whole events (``ValueError``
     otherwise: truncated records, a metadata version other than
     ``FANOTIFY_METADATA_VERSION``).  The events own the fds named in the
-    records: they close them when closed or collected.  Nothing is created
+    records: they close them when closed (or, with a ``ResourceWarning``,
+    when collected).  Nothing is created
     before the whole buffer was validated.
     """
     size = memoryview(buf).nbytes

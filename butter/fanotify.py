@@ -16,8 +16,9 @@ asked for *permission events* (``FAN_OPEN_PERM``, ``FAN_ACCESS_PERM``,
 ``CAP_SYS_ADMIN`` (FID modes with inode marks work unprivileged since 5.13).
 
 What butter adds: :func:`str_to_events` parses reads into
-:class:`FanotifyEvent` objects that *own* their fds (closed by ``close()``,
-a ``with`` block, or garbage collection: no leaked fds), with the info
+:class:`FanotifyEvent` objects that *own* their fds (closed by ``close()`` or
+a ``with`` block; garbage collection closes a forgotten one with a
+``ResourceWarning``, as for files), with the info
 records parsed (:class:`FidInfo`, :class:`PidfdInfo`, ...);
 :class:`Fanotify` owns the group fd, reads everything queued per
 ``read(2)`` (sized with ``FIONREAD``), and answers permission events with
@@ -433,8 +434,9 @@ class Fanotify(EventLike[FanotifyEvent]):
     ``read(2)`` takes everything queued (up to 256 KiB of events for a
     classic group, whose every event opens an fd: mind ``RLIMIT_NOFILE``,
     the kernel drops events it cannot open an fd for).  Events hold their
-    fds until closed or collected; :meth:`close` closes the group (pending
-    permission events are then allowed by the kernel).
+    fds until closed; :meth:`close` closes the group and the events read
+    but not yet returned (pending permission events are then allowed by
+    the kernel).
     """
 
     def __init__(self, flags: int = FAN_CLASS_NOTIF, event_flags: int = _O_RDONLY) -> None:
@@ -446,6 +448,17 @@ class Fanotify(EventLike[FanotifyEvent]):
     def flags(self) -> int:
         """The flags the group was created with."""
         return self._flags
+
+    def close(self) -> None:
+        """Close the group, and the events read but not yet returned (their
+        fds).  Calling it again does nothing."""
+        cache = self._cache
+        while cache:
+            try:
+                cache.popleft()._close()
+            except OSError:  # the caller closed an fd behind our back
+                pass
+        super().close()
 
     def _read_from_kernel(self) -> List[FanotifyEvent]:
         fd = self._fd

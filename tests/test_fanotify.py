@@ -23,6 +23,7 @@ import struct
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 from conftest import assert_clean_error, in_child, open_fds
@@ -222,17 +223,111 @@ def test_parsed_events_own_their_fds():
     r, w = os.pipe()
     os.close(w)
     (ev,) = str_to_events(pack_event(FAN_OPEN, fd=r, pid=1))
-    del ev
-    gc.collect()
-    with pytest.raises(OSError):
-        os.fstat(r)
+    assert ev.detach() == r and ev.closed
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del ev
+        gc.collect()
+    assert not caught  # nothing left to own
+    os.fstat(r)
+    os.close(r)
+
+
+def test_event_fileno():
     r, w = os.pipe()
     os.close(w)
     (ev,) = str_to_events(pack_event(FAN_OPEN, fd=r, pid=1))
-    assert ev.detach() == r and ev.closed
-    del ev
-    os.fstat(r)
+    assert ev.fileno() == ev.fd == r and not ev.closed
+    assert os.path.samestat(os.fstat(ev.fileno()), os.fstat(r))
+    assert select.select([ev], [], [], 0)[0] == [ev]  # file-like: select takes it
+    ev.close()
+    assert ev.closed and ev.fd == FAN_NOFD
+    with pytest.raises(ValueError, match="I/O operation on closed FanotifyEvent"):
+        ev.fileno()
+    r, w = os.pipe()
+    os.close(w)
+    (ev,) = str_to_events(pack_event(FAN_OPEN, fd=r, pid=1))
+    assert ev.detach() == r
+    with pytest.raises(ValueError, match="I/O operation on closed FanotifyEvent"):
+        ev.fileno()
     os.close(r)
+    # No fd from the kernel: FID modes and overflows (FAN_NOFD), FAN_REPORT_FD_ERROR.
+    (nofd, overflow, failed) = str_to_events(
+        pack_event(FAN_CREATE) + pack_event(fa.FAN_Q_OVERFLOW) + pack_event(FAN_OPEN, -errno.EMFILE)
+    )
+    with pytest.raises(ValueError, match=r"no fd.*FAN_NOFD"):
+        nofd.fileno()
+    with pytest.raises(ValueError, match="no fd"):
+        overflow.fileno()
+    with pytest.raises(ValueError, match=re.escape(os.strerror(errno.EMFILE))):
+        failed.fileno()
+    assert nofd.closed and failed.closed
+    nofd.close()
+    with pytest.raises(ValueError, match="closed"):
+        nofd.fileno()
+
+
+def test_unclosed_event_warns_on_gc():
+    r, w = os.pipe()
+    os.close(w)
+    (ev,) = str_to_events(pack_event(FAN_OPEN, fd=r, pid=1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del ev
+        gc.collect()
+        gc.collect()  # PyPy runs finalizers after a collection
+    assert [w.category for w in caught] == [ResourceWarning]
+    assert "unclosed <FanotifyEvent" in str(caught[0].message)
+    with pytest.raises(OSError):
+        os.fstat(r)  # closed all the same
+    # A pidfd alone is owned too.
+    r, w = os.pipe()
+    os.close(w)
+    pidfd = struct.pack("=BBHi", FAN_EVENT_INFO_TYPE_PIDFD, 0, 8, r)
+    (ev,) = str_to_events(pack_event(FAN_CREATE, info=pidfd))
+    assert ev.pidfd == r and not ev.closed
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del ev
+        gc.collect()
+        gc.collect()
+    assert [w.category for w in caught] == [ResourceWarning]
+    with pytest.raises(OSError):
+        os.fstat(r)
+    # Closed, or never owning an fd: silent.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        events = str_to_events(pack_event(FAN_CREATE) * 3)
+        r, w = os.pipe()
+        os.close(w)
+        (ev,) = str_to_events(pack_event(FAN_OPEN, fd=r, pid=1))
+        with ev:
+            pass
+        del events, ev
+        gc.collect()
+        gc.collect()
+    assert not caught
+
+
+def test_unclosed_event_warning_is_an_error_under_w_error():
+    """-W error makes the warning an exception: the fd is closed anyway."""
+    r, w = os.pipe()
+    os.close(w)
+    (ev,) = str_to_events(pack_event(FAN_OPEN, fd=r, pid=1))
+    seen = []
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = seen.append
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            del ev
+            gc.collect()
+            gc.collect()
+    finally:
+        sys.unraisablehook = old_hook
+    assert [type(u.exc_value) for u in seen] == [ResourceWarning]
+    with pytest.raises(OSError):
+        os.fstat(r)
 
 
 # -- classic (fd) mode ----------------------------------------------------------------
@@ -310,9 +405,25 @@ def test_unread_events_are_closed(tmp_path, no_fd_leak):
         (tmp_path / f"f{i}").write_text("x")
     fan.read_event().close()  # the other 49 are cached with their fds
     assert len(open_fds() - before) == 50
-    fan.close()  # drops the cache
-    gc.collect()
-    gc.collect()  # PyPy runs finalizers after a collection
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fan.close()  # closes the cached events: nothing is left to GC
+        assert open_fds() == before
+        gc.collect()
+        gc.collect()  # PyPy runs finalizers after a collection
+    assert not caught
+    # An unclosed group: one warning (the group's), the cached events closed.
+    fan = Fanotify()
+    fan.watch(tmp_path, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD)
+    for i in range(5):
+        (tmp_path / f"f{i}").write_text("x")
+    fan.read_event().close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del fan
+        gc.collect()
+        gc.collect()
+    assert [str(w.message)[:17] for w in caught] == ["unclosed <Fanotif"]
     assert open_fds() == before
 
 
@@ -326,7 +437,8 @@ def test_fd_leak_2000(tmp_path, no_fd_leak):
         with Fanotify() as fan:
             fan.watch(tmp_path, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD)
             (tmp_path / "x").write_text("x")
-            fan.read_events()
+            for ev in fan.read_events():
+                ev.close()
     gc.collect()
     assert open_fds() == before
 

@@ -6,6 +6,7 @@ import asyncio
 import fcntl
 import gc
 import os
+import warnings
 
 import pytest
 from conftest import in_child, open_fds
@@ -102,3 +103,47 @@ def test_fd_leak_2000(tmp_path):
         return open_fds() - before
 
     assert asyncio.run(main()) == set()
+
+
+def test_close_closes_queued_and_cached_events(tmp_path):
+    """Events in the queue and beyond maxsize (in the source's cache) are
+    closed by close(), not left to the garbage collector."""
+
+    async def main():
+        before = open_fds()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for maxsize in (0, 3):
+                q = Fanotify_async(maxsize=maxsize)
+                q.watch(tmp_path, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD)
+                for i in range(10):
+                    (tmp_path / f"c{i}").write_text("x")
+                await asyncio.sleep(0.05)
+                assert q.qsize() == (maxsize or 10)
+                q.close()
+                assert open_fds() == before
+            gc.collect()
+            gc.collect()  # PyPy runs finalizers after a collection
+        assert not caught
+        return True
+
+    assert asyncio.run(main())
+
+
+def test_unclosed_queue_warns_once(tmp_path):
+    """GC of an unclosed queue: its own ResourceWarning, its events closed
+    silently.  Built outside a loop, so no reader keeps it alive."""
+    before = open_fds()
+    q = Fanotify_async()
+    q.watch(tmp_path, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD)
+    for i in range(5):
+        (tmp_path / f"d{i}").write_text("x")
+    assert q.qsize() == 5  # read without a loop
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del q
+        gc.collect()
+        gc.collect()  # PyPy runs finalizers after a collection
+    assert [w.category for w in caught] == [ResourceWarning]
+    assert "Fanotify_async" in str(caught[0].message)
+    assert open_fds() == before
