@@ -44,7 +44,13 @@ Errors: a request the kernel refuses at submission (bad fd -> ``EBADF``,
 fd not open for reading -> ``EBADF``, negative offset -> ``EINVAL``)
 does not raise: it completes at once with that error in
 :attr:`Request.exception`, and is reported by ``get_events()`` like any
-other completion (so a batch never half-raises).  Errors during the I/O
+other completion (so a batch never half-raises).
+
+Each completion is delivered once: by ``get_events()``, ``read_event()``,
+``read_events()``, ``wait()`` or iteration, *or* to whoever reads the
+request's :attr:`~Request.result` / :attr:`~Request.exception` first.  A
+request whose result was read (waiting for it, or after ``done()``) is not
+reported again by those methods.  Errors during the I/O
 (``EIO``, ``EINVAL`` for a misaligned ``O_DIRECT`` transfer, ...) arrive the
 same way.  ``Request.result`` raises the request's exception.
 
@@ -520,6 +526,12 @@ class Request:
     is ``bytes`` for ``pread``, the ``poll`` revents mask for ``poll`` and
     the kernel's count (bytes transferred; 0 for ``fsync``/``fdsync``)
     otherwise.
+
+    Reading :attr:`result` or :attr:`exception` *consumes* the completion:
+    a request whose result was read before the :class:`Context` reported
+    it is never reported by ``get_events()``, ``read_event(s)()``,
+    ``wait()``, iteration or ``Context_async.get()`` (``done()`` alone
+    does not consume it).
     """
 
     __slots__ = (
@@ -530,6 +542,7 @@ class Request:
         "_copyout",
         "_done",
         "_exception",
+        "_home",
         "_keep",
         "_owner",
         "_ptr",
@@ -553,6 +566,8 @@ class Request:
         self._cancelled = False
         self._result: Any = None
         self._exception: Optional[OSError] = None
+        #: The Context holding this completion, not yet reported to the user.
+        self._home: Optional[Context] = None
 
     def done(self) -> bool:
         """True once the request completed (successfully or not)."""
@@ -565,11 +580,21 @@ class Request:
                 break
             owner._wait_for(self)
 
+    def _claim(self) -> None:
+        """The user took the completion: its context must not report it."""
+        home = self._home
+        if home is not None:
+            self._home = None
+            home._forget(self)
+
     @property
     def result(self) -> Any:
-        """The result; waits for the request, raises its exception."""
+        """The result; waits for the request, raises its exception.
+        Consumes the completion (see the class docs)."""
         if not self._done:
             self._wait()
+        if self._home is not None:
+            self._claim()
         if self._exception is not None:
             raise self._exception
         return self._result
@@ -577,9 +602,12 @@ class Request:
     @property
     def exception(self) -> Optional[OSError]:
         """``None``, or the ``OSError`` (errno from the kernel's negative
-        result) the request failed with; waits for the request."""
+        result) the request failed with; waits for the request.  Consumes
+        the completion (see the class docs)."""
         if not self._done:
             self._wait()
+        if self._home is not None:
+            self._claim()
         return self._exception
 
     def _finish(self, res: int) -> None:
@@ -666,8 +694,10 @@ class Context(EventLike[Request]):
     or, inside ``with ctx.batch():``, together when the block ends; each
     returns a :class:`Request`.  Completed requests come back (once each)
     from :meth:`get_events`, :meth:`read_event`, :meth:`read_events`,
-    :meth:`wait` and iteration; ``fileno()`` (the eventfd) is readable while
-    some are ready.  More requests than the context holds may be submitted:
+    :meth:`wait` and iteration -- except those whose :attr:`Request.result`
+    or :attr:`Request.exception` was read first (a completion is delivered
+    exactly once); ``fileno()`` (the eventfd) is readable while some are
+    ready.  More requests than the context holds may be submitted:
     when it is full, butter first collects completions (waiting for one if
     needed) and keeps them for the next ``get_events()``.
     """
@@ -696,6 +726,8 @@ class Context(EventLike[Request]):
         self._deferred: Optional[List[Request]] = None
         self._depth = 0
         self._armed = False
+        self._stale = 0  # cached requests whose result the user already took
+        self._claim_hook: Optional[Callable[[Request], bool]] = None
         self._events = _new("struct io_event[]", maxevents)
         self._one = _new("struct iocb *[1]")
 
@@ -731,7 +763,8 @@ class Context(EventLike[Request]):
             if os.getpid() == self._pid:  # a fork child has no AIO contexts
                 if pending:
                     try:
-                        self._harvest_ready(ctx)
+                        for req in self._harvest_ready(ctx):
+                            req._home = None
                     except OSError:
                         pass
                 ok = lib.butter_io_destroy(ctx) == 0
@@ -744,6 +777,9 @@ class Context(EventLike[Request]):
             for req in reqs:
                 req._fail(_ECANCELED, " (context closed before completion was collected)")
                 _call(req)
+        for req in self._cache:
+            req._home = None
+        self._stale = 0
         super().close()
 
     def __repr__(self) -> str:
@@ -925,6 +961,7 @@ class Context(EventLike[Request]):
         the error, and is reported like any completion."""
         req._fail(err)
         if not _call(req):
+            req._home = self
             self._cache.append(req)
             self._settle_eventfd()  # keep fileno() readable for it
 
@@ -951,6 +988,7 @@ class Context(EventLike[Request]):
                 continue  # not ours (thin-layer use of the same context)
             req._finish(res)
             if not _call(req):
+                req._home = self
                 out.append(req)
         return out
 
@@ -977,6 +1015,8 @@ class Context(EventLike[Request]):
         fd = self._fd
         if fd < 0:
             return
+        if self._stale and self._stale >= len(self._cache):
+            self._purge()  # only consumed requests left: nothing to report
         if self._cache or (more and self._pending):
             if not self._armed:
                 _eventfd_write(fd, 1)
@@ -1004,17 +1044,63 @@ class Context(EventLike[Request]):
                     continue
             return events
 
+    # -- delivering each completion once ------------------------------------------
+    def _forget(self, req: Request) -> None:
+        """The user read *req*'s result before it was reported: it must not
+        be reported.  Lazy: the cache skips it when it gets there, and is
+        emptied at once when nothing else is left in it."""
+        hook = self._claim_hook
+        if hook is not None and hook(req):
+            return  # it was in the asyncio queue, not in the cache
+        self._stale += 1
+        if self._stale >= len(self._cache):
+            self._purge()
+            self._settle_eventfd()
+
+    def _purge(self) -> None:
+        """Drop the consumed requests from the cache."""
+        if self._stale:
+            cache = self._cache
+            live = [req for req in cache if req._home is self]
+            cache.clear()
+            cache.extend(live)
+            self._stale = 0
+
+    def _take_cached(self, limit: int, out: List[Request]) -> None:
+        """Move up to *limit* unconsumed requests from the cache to *out*
+        (they are now reported)."""
+        cache = self._cache
+        popleft = cache.popleft
+        n = 0
+        while cache and n < limit:
+            req = popleft()
+            if req._home is self:
+                req._home = None
+                out.append(req)
+                n += 1
+            elif self._stale:
+                self._stale -= 1
+
     def read_event(self) -> Request:
         """One completed request (blocking unless ``fileno()`` is
         non-blocking; a blocking read with nothing in flight waits forever,
-        like reading an idle eventfd)."""
-        event = super().read_event()
+        like reading an idle eventfd).  Requests whose result was already
+        read are skipped."""
+        out: List[Request] = []
+        self._take_cached(1, out)
+        if not out:
+            out.append(super().read_event())  # from the kernel: the rest is cached
+            out[0]._home = None
         self._settle_eventfd()
-        return event
+        return out[0]
 
     def read_events(self) -> List[Request]:
-        """The completed requests ready now (at least one when blocking)."""
+        """The completed requests ready now (at least one when blocking),
+        except those whose result was already read."""
+        self._purge()
         events = super().read_events()
+        for req in events:
+            req._home = None
         self._settle_eventfd()
         return events
 
@@ -1024,6 +1110,9 @@ class Context(EventLike[Request]):
         """Wait until at least *min_nr* requests completed (or *timeout*
         seconds passed; ``None``: no limit) and return up to *max_nr*
         (default: ``maxevents``) completed requests, in completion order.
+        Each completion is returned once; requests whose
+        :attr:`~Request.result` was read first are not returned (and do
+        not count towards *min_nr*).
 
         Waiting for more requests than are in flight returns at the
         timeout (or never, with no timeout), as ``io_getevents`` does.
@@ -1034,14 +1123,12 @@ class Context(EventLike[Request]):
         min_nr, max_nr = _nr(min_nr, max_nr)
         timeout_ns = _timeout_ns(timeout)
         out: List[Request] = []
-        cache = self._cache
-        while cache and len(out) < max_nr:
-            out.append(cache.popleft())
+        self._take_cached(max_nr, out)
         if len(out) < max_nr:
             while _drain(self._fd) < 0:
                 retry_or_raise()
             self._armed = False
-            out += self._harvest_ready(ctx, max_nr - len(out))
+            out += _reported(self._harvest_ready(ctx, max_nr - len(out)))
             deadline = 0.0
             if timeout_ns > 0:
                 import time
@@ -1049,7 +1136,7 @@ class Context(EventLike[Request]):
                 deadline = time.monotonic() + timeout_ns / 1e9
             while len(out) < min_nr:
                 got = self._harvest_into(ctx, min_nr - len(out), max_nr - len(out), timeout_ns)
-                out += got
+                out += _reported(got)
                 if timeout_ns == 0 or (not got and timeout_ns > 0):
                     break
                 if timeout_ns > 0:
@@ -1063,7 +1150,9 @@ class Context(EventLike[Request]):
 
     def wait(self, timeout: Optional[float] = None) -> Optional[Request]:
         """Wait up to *timeout* seconds (``None``: forever) for one completed
-        request and return it, or ``None`` on timeout."""
+        request and return it, or ``None`` on timeout (requests whose result
+        was already read are skipped)."""
+        self._purge()
         if self._cache:
             return self.read_event()
         self._check_open()
@@ -1072,7 +1161,8 @@ class Context(EventLike[Request]):
 
     def _wait_for(self, req: Request) -> None:
         """Block until *req* completed (``Request.result``); other
-        completions collected meanwhile are kept for ``get_events()``."""
+        completions collected meanwhile are kept for ``get_events()``, *req*
+        itself is consumed by the waiter and never reported."""
         ctx = self._ctx
         if not ctx:
             return
@@ -1080,7 +1170,11 @@ class Context(EventLike[Request]):
             return
         if self._deferred is not None and req in self._deferred:
             raise RuntimeError("the request is deferred until its batch() block ends")
-        self._cache.extend(self._harvest_into(ctx, 1, None, -1))
+        got = self._harvest_into(ctx, 1, None, -1)
+        if req._done:
+            req._home = None
+            got = [r for r in got if r is not req]
+        self._cache.extend(got)
         self._settle_eventfd()
 
     def cancel(self, request: Request) -> bool:
@@ -1120,6 +1214,13 @@ class Context(EventLike[Request]):
     def pending(self) -> int:
         """How many requests the kernel has not reported complete yet."""
         return len(self._pending)
+
+
+def _reported(reqs: List[Request]) -> List[Request]:
+    """*reqs* go to the user now: their context no longer holds them."""
+    for req in reqs:
+        req._home = None
+    return reqs
 
 
 def _call(req: Request) -> bool:

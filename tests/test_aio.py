@@ -258,6 +258,8 @@ def test_fsync_fdsync(ctx, datafile):
     _path, fd, _data = datafile
     reqs = [ctx.fsync(fd), ctx.fdsync(fd)]
     assert [r.result for r in reqs] == [0, 0]
+    assert ctx.get_events(0, 10, 0) == []  # consumed by .result: not reported again
+    reqs = [ctx.fsync(fd), ctx.fdsync(fd)]
     assert sorted(ctx.get_events(2), key=reqs.index) == reqs
 
 
@@ -301,8 +303,8 @@ def test_batch_submits_once(ctx, datafile):
         assert ctx.pending == 0 and not any(r.done() for r in reqs)
         assert ctx.cancel(reqs[0]) is True  # not yet submitted
     assert reqs[0].exception.errno == errno.ECANCELED
-    results = ctx.get_events(21, 100, timeout=10)
-    assert len(results) == 21
+    results = ctx.get_events(20, 100, timeout=10)
+    assert len(results) == 20 and reqs[0] not in results  # its exception was read
     assert [r.result for r in reqs[1:20]] == [data[i * 10 : i * 10 + 10] for i in range(1, 20)]
 
 
@@ -342,9 +344,100 @@ def test_non_blocking_read(ctx, datafile):
 def test_iteration_and_result_waits(ctx, datafile):
     _path, fd, data = datafile
     reqs = [ctx.pread(fd, 3, i) for i in range(4)]
-    assert reqs[3].result == data[3:6]  # waits, keeps the others for get_events
-    seen = [next(iter(ctx)) for _ in range(4)]
-    assert sorted(map(id, seen)) == sorted(map(id, reqs))
+    assert reqs[3].result == data[3:6]  # waits, keeps the others for iteration
+    seen = [next(iter(ctx)) for _ in range(3)]
+    assert sorted(map(id, seen)) == sorted(map(id, reqs[:3]))
+    assert ctx.wait(0) is None
+
+
+# -- each completion is delivered once ------------------------------------------------
+def test_result_consumes_completion_get_events(ctx, datafile):
+    _path, fd, data = datafile
+    r = ctx.pread(fd, 3, 0)
+    assert r.result == data[:3]
+    w = ctx.pwrite(fd, b"x", 0)
+    assert ctx.get_events() == [w]
+    assert ctx.get_events(0, 10, 0) == []
+    assert w.result == 1  # reading it after it was reported is fine
+    assert select.select([ctx], [], [], 0)[0] == []
+
+
+def test_result_consumes_completion_read_events(ctx, datafile):
+    _path, fd, _data = datafile
+    r = ctx.pread(fd, 3, 0)
+    assert r.exception is None  # .exception consumes it too
+    poller = select.poll()
+    poller.register(ctx, select.POLLIN)
+    assert poller.poll(0) == []  # nothing left to report
+    w = ctx.pwrite(fd, b"x", 0)
+    assert ctx.read_events() == [w]
+    os.set_blocking(ctx.fileno(), False)
+    with pytest.raises(BlockingIOError):
+        ctx.read_events()
+
+
+def test_result_consumes_completion_wait_and_iteration(ctx, datafile):
+    _path, fd, data = datafile
+    r = ctx.pread(fd, 3, 0)
+    assert r.result == data[:3]
+    assert ctx.wait(0) is None
+    w = ctx.pwrite(fd, b"x", 0)
+    assert ctx.wait(5) is w
+    a, b = ctx.pread(fd, 1, 0), ctx.pread(fd, 1, 1)
+    assert a.result == b"x"
+    assert next(iter(ctx)) is b
+    assert ctx.wait(0) is None
+
+
+def test_done_then_result_consumes_cached(ctx, datafile):
+    """Requests collected while waiting for another (so ``done()``) are
+    consumed by reading their result, wherever they sit in the cache."""
+    _path, fd, data = datafile
+    reqs = [ctx.pread(fd, 2, i) for i in range(6)]
+    assert reqs[5].result == data[5:7]  # the others are cached, undelivered
+    assert all(r.done() for r in reqs)
+    assert reqs[0].result == data[0:2]  # front of the cache
+    assert reqs[3].result == data[3:5]  # middle
+    assert ctx.read_event() is reqs[1]
+    assert ctx.get_events(0, 10, 0) == [reqs[2], reqs[4]]
+    # Consuming the last cached ones leaves fileno() idle.
+    more = [ctx.pread(fd, 1, i) for i in range(3)]
+    assert more[2].result == data[2:3]
+    poller = select.poll()
+    poller.register(ctx, select.POLLIN)
+    assert poller.poll(0)
+    assert [r.result for r in more[:2]] == [data[0:1], data[1:2]]
+    assert poller.poll(0) == []
+    assert ctx.wait(0) is None
+
+
+def test_consumed_requests_lose_no_other_completion(datafile):
+    """Overflowing a small context, then consuming results in random order:
+    every other request is reported exactly once; in-flight buffers stay
+    held (a poll on a pipe completes after the others were consumed)."""
+    _path, fd, data = datafile
+    rng = random.Random(7)
+    r, w = os.pipe()
+    try:
+        with A.Context(16) as ctx:
+            poll = ctx.poll(r, select.POLLIN)
+            offsets = [rng.randrange(65000) for _ in range(600)]
+            reqs = [ctx.pread(fd, 8, off) for off in offsets]  # overflows: cached
+            taken = set(rng.sample(range(600), 300))
+            for i in sorted(taken, reverse=True):
+                assert reqs[i].result == data[offsets[i] : offsets[i] + 8]
+            got = ctx.get_events(300, 1000, timeout=10)
+            got += ctx.get_events(0, 1000, 0)
+            assert sorted(map(id, got)) == sorted(id(reqs[i]) for i in range(600) if i not in taken)
+            assert all(g.result == data[g.offset : g.offset + 8] for g in got)
+            assert ctx.pending == 1 and not poll.done()
+            gc.collect()
+            os.write(w, b"!")
+            assert ctx.get_events(1, 10, timeout=10) == [poll]
+            assert poll.result & select.POLLIN
+    finally:
+        os.close(r)
+        os.close(w)
 
 
 # -- errors and cancellation ------------------------------------------------------------------
@@ -373,8 +466,12 @@ def test_errors_become_request_exceptions(ctx, datafile, workdir):
         assert ctx.pread(d, 1, 0).exception.errno == errno.EINVAL
     finally:
         os.close(d)
-    # Each failure is reported once, like any completion.
-    assert len(ctx.get_events(0, 100, 0)) == 5
+    # Each failure is delivered once, like any completion: here to .exception.
+    assert ctx.get_events(0, 100, 0) == []
+    assert select.select([ctx], [], [], 0)[0] == []
+    # Not read first: get_events reports it.
+    bad = ctx.pread(99999, 10, 0)
+    assert ctx.get_events(0, 100, 0) == [bad] and bad.exception.errno == errno.EBADF
 
 
 def test_cancel(ctx, datafile):

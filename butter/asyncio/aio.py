@@ -15,13 +15,16 @@ way its buffers stay held until the kernel reports it complete.
 
 As a queue, ``await get()`` returns the completed :class:`~butter.aio.Request`
 objects of requests submitted through :attr:`Context_async.context` (the
-sync API); awaited requests never appear there.
+sync API); awaited requests never appear there, and neither do requests
+whose ``result``/``exception`` was read before ``get()`` returned them (a
+completion is delivered once, see :class:`~butter.aio.Request`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Sequence
+import weakref
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..aio import IOCB_CMD_FDSYNC, IOCB_CMD_FSYNC, Context, Request
 from ._queue import AsyncEventQueue
@@ -41,6 +44,7 @@ class Context_async(AsyncEventQueue[Request]):
         self._awaiting = 0
         self._context = Context(maxevents)
         super().__init__(self._context, maxsize)
+        self._context._claim_hook = _drop_claimed(weakref.ref(self))
 
     @property
     def context(self) -> Context:
@@ -74,6 +78,16 @@ class Context_async(AsyncEventQueue[Request]):
         if context._cache:
             self._pull()
         self._sync_reader()
+
+    def _pull(self) -> None:
+        self._context._purge()  # consumed requests are never queued
+        super()._pull()
+
+    def _take(self) -> Request:
+        self._context._purge()
+        req = super()._take()
+        req._home = None  # reported: reading its result consumes nothing more
+        return req
 
     async def _run(self, req: Request) -> Any:
         self._check_usable()
@@ -147,3 +161,22 @@ class Context_async(AsyncEventQueue[Request]):
         if self._closed:
             return "<Context_async closed>"
         return f"<Context_async fd={self._fd} pending={self._context.pending}>"
+
+
+def _drop_claimed(ref: weakref.ReferenceType[Context_async]) -> Callable[[Request], bool]:
+    """The context's hook for a request whose result was read while it
+    waited in the queue: take it out (True), or False if it is not there
+    (then it is in the context's cache, which skips it)."""
+
+    def drop(req: Request) -> bool:
+        queue = ref()
+        if queue is None:
+            return False
+        try:
+            queue._items.remove(req)
+        except ValueError:
+            return False
+        queue._sync_reader()  # room again: resume reading
+        return True
+
+    return drop

@@ -162,6 +162,33 @@ def test_get_returns_sync_requests(datafile):
     run(main)
 
 
+def test_get_skips_requests_whose_result_was_read(datafile):
+    _path, fd, data = datafile
+
+    async def main():
+        async with Context_async(maxsize=2) as ctx:
+            sync = ctx.context
+            # Consumed before the queue saw it.
+            r = sync.pread(fd, 3, 0)
+            assert r.result == data[:3]
+            w = sync.pwrite(fd, b"x", 100)
+            assert await asyncio.wait_for(ctx.get(), 5) is w
+            assert ctx.empty()
+            # Consumed while waiting in the queue (and in the cache behind it).
+            reqs = [sync.pread(fd, 2, i) for i in range(5)]
+            assert ctx.qsize() == 2  # maxsize: the rest wait in the cache
+            assert reqs[0].result == data[0:2]  # in the queue
+            assert reqs[3].result == data[3:5]  # in the cache
+            got = [await asyncio.wait_for(ctx.get(), 5) for _ in range(3)]
+            assert sorted(map(id, got)) == sorted(map(id, [reqs[1], reqs[2], reqs[4]]))
+            assert ctx.empty()
+            # Awaited requests still work alongside.
+            assert await ctx.pread(fd, 3, 0) == data[:3]
+            assert ctx.empty()
+
+    run(main)
+
+
 def test_close_fails_pending_awaits(datafile):
     r, w = os.pipe()
 
