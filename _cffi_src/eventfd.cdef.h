@@ -4,6 +4,3 @@
 
 int eventfd(unsigned int initval, int flags);
 int eventfd_write(int fd, uint64_t value);
-/* Returns the counter, or UINT64_MAX with errno set (the counter can never
-   hold UINT64_MAX: its maximum is 0xfffffffffffffffe). */
-uint64_t butter_eventfd_read(int fd);

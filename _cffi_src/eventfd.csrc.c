@@ -3,14 +3,3 @@
 #endif
 #include <sys/eventfd.h>
 
-static uint64_t butter_eventfd_read(int fd)
-{
-    uint64_t value;
-    ssize_t n = read(fd, &value, sizeof value);
-    if (n != (ssize_t)sizeof value) {
-        if (n >= 0)
-            errno = EIO;
-        return UINT64_MAX;
-    }
-    return value;
-}

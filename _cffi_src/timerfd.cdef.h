@@ -15,5 +15,3 @@ int timerfd_create(int clockid, int flags);
 int butter_timerfd_settime(int fd, int flags, int64_t initial_ns,
                            int64_t interval_ns, int64_t old_ns[2]);
 int butter_timerfd_gettime(int fd, int64_t cur_ns[2]);
-/* Expirations since the last read, or UINT64_MAX with errno set. */
-uint64_t butter_timerfd_read(int fd);

@@ -42,14 +42,3 @@ static int butter_timerfd_gettime(int fd, int64_t cur_ns[2])
     return 0;
 }
 
-static uint64_t butter_timerfd_read(int fd)
-{
-    uint64_t value;
-    ssize_t n = read(fd, &value, sizeof value);
-    if (n != (ssize_t)sizeof value) {
-        if (n >= 0)
-            errno = EIO;
-        return UINT64_MAX;
-    }
-    return value;
-}

@@ -39,7 +39,7 @@ EFD_SEMAPHORE: int = lib.EFD_SEMAPHORE
 
 _ALL_FLAGS = EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE
 _READ_FAILED = 0xFFFFFFFFFFFFFFFF
-_eventfd_read = lib.butter_eventfd_read
+_eventfd_read = lib.butter_read_u64
 _eventfd_write = lib.eventfd_write
 
 
