@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover - other implementations
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~15 ms
 
-__all__ = ["EventLike", "FdArg", "check_int", "fileno"]
+__all__ = ["EventLike", "FdArg", "check_int", "check_unsigned", "fileno"]
 
 # ``typing`` costs ~15 ms to import on CPython 3.11; butter keeps it out of
 # the import path and gives the type checker the real generics.
@@ -86,6 +86,18 @@ def check_int(name: str, value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return int(value)
     raise TypeError(f"{name} must be an integer, not {type(value).__name__!r}")
+
+
+def check_unsigned(name: str, value: object, maximum: int, ctype: str) -> int:
+    """Return *value* as an int in ``0 .. maximum`` (the range of the C type
+    *ctype*, named in the message): ``TypeError`` for a non-int,
+    ``ValueError`` if negative, ``OverflowError`` if too large (as ``os``)."""
+    value = check_int(name, value)
+    if value < 0:
+        raise ValueError(f"{name} must not be negative")
+    if value > maximum:
+        raise OverflowError(f"{name} does not fit in {ctype}")
+    return value
 
 
 class EventLike(_GenericBase[E]):

@@ -24,7 +24,7 @@ import mmap as _mmap
 import os
 
 from ._errors import retry_or_raise
-from ._fd import EventLike, FdArg, check_int, fileno
+from ._fd import EventLike, FdArg, check_int, check_unsigned, fileno
 from ._lowlevel import lib
 
 TYPE_CHECKING = False
@@ -114,11 +114,7 @@ def memfd_create(name: Union[str, bytes], flags: int = MFD_CLOEXEC) -> int:
         raise TypeError(f"name must be str or bytes, not {type(name).__name__!r}")
     if b"\0" in raw:
         raise ValueError("embedded null byte")
-    flags = check_int("flags", flags)
-    if flags < 0:
-        raise ValueError("flags must not be negative")
-    if flags > _UINT_MAX:
-        raise OverflowError("flags does not fit in an unsigned int")
+    flags = check_unsigned("flags", flags, _UINT_MAX, "an unsigned int")
     while True:
         fd: int = lib.butter_memfd_create(raw, flags)
         if fd >= 0:

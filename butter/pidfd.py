@@ -28,7 +28,7 @@ import os
 import select
 
 from ._errors import raise_errno, retry_or_raise
-from ._fd import EventLike, FdArg, check_int, fileno
+from ._fd import EventLike, FdArg, check_int, check_unsigned, fileno
 from ._lowlevel import ffi, lib
 
 TYPE_CHECKING = False
@@ -116,12 +116,7 @@ def _pid(value: int) -> int:
 
 
 def _uflags(value: int) -> int:
-    value = check_int("flags", value)
-    if value < 0:
-        raise ValueError("flags must not be negative")
-    if value > _UINT_MAX:
-        raise OverflowError("flags does not fit in an unsigned int")
-    return value
+    return check_unsigned("flags", value, _UINT_MAX, "an unsigned int")
 
 
 def pidfd_open(pid: int, flags: int = 0) -> int:

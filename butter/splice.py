@@ -47,7 +47,7 @@ import select
 import stat
 
 from ._errors import raise_errno, retry_or_raise
-from ._fd import FdArg, check_int, fileno
+from ._fd import FdArg, check_int, check_unsigned, fileno
 from ._lowlevel import ffi, lib
 
 TYPE_CHECKING = False
@@ -95,30 +95,15 @@ _tee = lib.tee
 def _offset(name: str, value: Optional[int]) -> int:
     if value is None:
         return -1
-    value = check_int(name, value)
-    if value < 0:
-        raise ValueError(f"{name} must not be negative")
-    if value > _OFF_MAX:
-        raise OverflowError(f"{name} does not fit in an off_t")
-    return value
+    return check_unsigned(name, value, _OFF_MAX, "an off_t")
 
 
 def _length(value: int) -> int:
-    value = check_int("len", value)
-    if value < 0:
-        raise ValueError("len must not be negative")
-    if value > _SIZE_MAX:
-        raise OverflowError("len does not fit in a size_t")
-    return value
+    return check_unsigned("len", value, _SIZE_MAX, "a size_t")
 
 
 def _flags(value: int) -> int:
-    value = check_int("flags", value)
-    if value < 0:
-        raise ValueError("flags must not be negative")
-    if value > _UINT_MAX:
-        raise OverflowError("flags does not fit in an unsigned int")
-    return value
+    return check_unsigned("flags", value, _UINT_MAX, "an unsigned int")
 
 
 def get_pipe_size(fd: FdArg) -> int:
