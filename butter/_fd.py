@@ -11,7 +11,9 @@ event interface from the original Butter: ``read_event()``,
 
 from __future__ import annotations
 
+import errno
 import os
+from _thread import allocate_lock
 
 try:  # the C type itself: importing all of ``collections`` costs ~3 ms
     from _collections import deque  # type: ignore[import-not-found]
@@ -20,13 +22,16 @@ except ImportError:  # pragma: no cover - other implementations
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~15 ms
 
-__all__ = ["EventLike", "FdArg", "check_int", "check_unsigned", "fileno"]
+__all__ = [
+    "EventLike", "FdArg", "FdOwner", "check_int", "check_timeout", "check_unsigned", "fileno",
+    "poll_now",
+]  # fmt: skip
 
 # ``typing`` costs ~15 ms to import on CPython 3.11; butter keeps it out of
 # the import path and gives the type checker the real generics.
 if TYPE_CHECKING:
     from types import TracebackType
-    from typing import Deque, Generic, Iterator, List, Optional, Protocol, TypeVar, Union
+    from typing import Deque, Generic, Iterator, List, Optional, Protocol, Tuple, TypeVar, Union
 
     from typing_extensions import Self
 
@@ -41,7 +46,7 @@ if TYPE_CHECKING:
         pass
 
 else:
-    E = FdArg = None
+    E = FdArg = Tuple = None
 
     class _GenericBase:
         __slots__ = ()
@@ -100,27 +105,37 @@ def check_unsigned(name: str, value: object, maximum: int, ctype: str) -> int:
     return value
 
 
-class EventLike(_GenericBase[E]):
-    """An fd owned by Python that produces events.
+class FdOwner:
+    """Ownership of one fd, shared safely by threads.
 
-    Subclasses implement :meth:`_read_from_kernel`, which performs one
-    ``read(2)`` (blocking or not, as the fd is) and returns the parsed
-    events.  Everything else lives here, once.
+    ``fileno()``, idempotent ``close()``, ``closed``, ``detach()``, context
+    manager, ``ResourceWarning`` plus close on garbage collection, and
+    ``ValueError`` for any use after close.
+
+    Threads that sleep on the fd (``poll(2)``) or read it from the slow path
+    bracket the call with :meth:`_enter`/:meth:`_leave`.  Invariants:
+
+    * **(C1) an fd number is never released under a thread that uses it:**
+      while ``_busy > 0``, ``close()`` only marks the object closed and wakes
+      the sleepers; the last thread to :meth:`_leave` closes the fds.  So a
+      slow-path call can never land on a recycled fd number.
+    * **(C2) close() wakes every sleeper:** sleepers poll the fd *and*
+      ``_wake`` (an eventfd made on first need); ``close()`` writes to it
+      and it is never reset, so a poll that starts after the close returns
+      at once too.  Sleepers then see ``_fd < 0`` and raise ``ValueError``.
     """
 
-    #: -1 once closed; a class attribute so ``__del__`` is safe even when
-    #: ``__init__`` failed before the fd existed.
+    #: -1 once closed; class attributes so ``__del__``/``close`` are safe
+    #: even when ``__init__`` failed before the fd existed.
     _fd: int = -1
+    _wake: int = -1  # see (C2)
+    _busy: int = 0  # threads between _enter() and _leave()
+    _orphans: Tuple[int, ...] = ()  # fds close() left to the last _leave()
 
     def __init__(self, fd: int) -> None:
+        self._state = allocate_lock()  # guards _fd/_busy/_wake/_orphans; held briefly
         self._fd = fd
-        self._cache: Deque[E] = deque()
 
-    # -- the part a family provides -------------------------------------
-    def _read_from_kernel(self) -> List[E]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    # -- fd ownership ----------------------------------------------------
     def _closed_error(self) -> ValueError:
         return ValueError(f"I/O operation on closed {type(self).__name__}")
 
@@ -136,19 +151,89 @@ class EventLike(_GenericBase[E]):
         """True once :meth:`close` ran (or the object was detached)."""
         return self._fd < 0
 
-    def close(self) -> None:
-        """Close the fd.  Calling it again does nothing."""
-        fd = self._fd
-        if fd >= 0:
+    def _forget_fd(self) -> int:
+        """Mark the object closed and wake sleepers; return the fd to close
+        now (-1 if a busy thread will close it, see (C1))."""
+        with self._state:
+            fd = self._fd
+            if fd < 0:
+                return -1
             self._fd = -1
-            self._cache.clear()
-            os.close(fd)
+            wake = self._wake
+            self._wake = -1
+            if wake >= 0:
+                _wake_up(wake)
+            if self._busy:
+                self._orphans = (fd, wake)
+                return -1
+        if wake >= 0:
+            os.close(wake)
+        return fd
+
+    def close(self) -> None:
+        """Close the fd.  Calling it again does nothing.  Threads sleeping
+        on the object (``wait()``, blocking reads) wake up and raise
+        ``ValueError``; the fd is released once the last of them is out."""
+        if self._fd >= 0:
+            fd = self._forget_fd()
+            if fd >= 0:
+                os.close(fd)
 
     def detach(self) -> int:
-        """Give up ownership: return the fd without closing it."""
-        fd = self.fileno()
-        self._fd = -1
+        """Give up ownership: return the fd without closing it (threads
+        sleeping on the object wake up as for :meth:`close`)."""
+        with self._state:
+            fd = self._fd
+            if fd < 0:
+                raise self._closed_error()
+            self._fd = -1
+            wake = self._wake
+            self._wake = -1
+            if wake >= 0:
+                _wake_up(wake)
+                if self._busy:
+                    self._orphans = (wake,)
+                    wake = -1
+        if wake >= 0:
+            os.close(wake)
         return fd
+
+    # -- (C1): bracketing the slow path --------------------------------------
+    def _enter(self) -> int:
+        """Register a thread about to use the fd; return it (``ValueError``
+        if closed).  Pair with :meth:`_leave`."""
+        with self._state:
+            fd = self._fd
+            if fd < 0:
+                raise self._closed_error()
+            self._busy += 1
+        return fd
+
+    def _leave(self) -> None:
+        with self._state:
+            self._busy -= 1
+        self._leave_check()
+
+    def _leave_check(self) -> None:
+        if self._orphans:
+            with self._state:
+                if self._busy:
+                    return
+                orphans = self._orphans
+                self._orphans = ()
+            for fd in orphans:
+                if fd >= 0:
+                    os.close(fd)
+
+    def _wake_fd(self) -> int:
+        """The close() wake-up eventfd (made on first need); -1 if closed."""
+        wake = self._wake
+        if wake < 0:
+            with self._state:
+                wake = self._wake
+                if wake < 0 and self._fd >= 0:
+                    wake = self._wake = _new_wake_fd()
+        return wake
 
     def __enter__(self) -> Self:
         self.fileno()
@@ -178,6 +263,119 @@ class EventLike(_GenericBase[E]):
             return f"<{name} closed>"
         return f"<{name} fd={self._fd}>"
 
+
+class EventLike(FdOwner, _GenericBase[E]):
+    """An fd owned by Python that produces events.
+
+    Subclasses implement :meth:`_read_from_kernel`.  Everything else lives
+    here, once, and is safe to share between threads:
+
+    * **(R1) one kernel read at a time:** every ``_read_from_kernel()`` call
+      (and so every use of a family's read buffer and of the bookkeeping
+      the events feed) runs with ``_lock`` held.  A kernel event is thus
+      parsed once, into one batch.
+    * **(R2) each batch is handed out once:** the batch goes to the caller,
+      its remainder to ``_cache``; cached events are only taken with
+      ``deque.popleft`` (atomic), so each reaches exactly one caller.
+    * **(W1) waiting never blocks in read(2):** a waiter sleeps in
+      ``poll(2)`` without ``_lock``, then reads with ``_lock`` held only
+      after ``poll(fd, 0)`` *under the lock* said the fd is ready; since
+      every reader of the object holds the lock (R1), nobody can take the
+      event in between.  So ``wait(timeout)`` returns in time even when
+      another thread wins the race, whatever the fd's ``O_NONBLOCK`` flag.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(fd)
+        self._cache: Deque[E] = deque()
+        self._lock = allocate_lock()  # (R1)
+
+    def close(self) -> None:
+        """Close the fd.  Calling it again does nothing.  Threads sleeping
+        in ``wait()``/``read_event()``/iteration wake up: ``wait()`` and the
+        reads raise ``ValueError``, iteration stops."""
+        if self._fd >= 0:
+            fd = self._forget_fd()
+            self._cache.clear()
+            if fd >= 0:
+                os.close(fd)
+
+    # -- the part a family provides -------------------------------------
+    def _read_from_kernel(self) -> List[E]:  # pragma: no cover - abstract
+        """One batch from the kernel.  Called with ``_lock`` held, after
+        ``poll`` said the fd is ready.  May return ``[]`` or raise
+        ``BlockingIOError`` (nothing after all); must not sleep if it can
+        help it."""
+        raise NotImplementedError
+
+    # -- the one waiting loop ------------------------------------------------
+    def _fetch(self, timeout: object) -> Optional[List[E]]:
+        """The next batch of events (never empty), or ``None`` when
+        *timeout* ran out.  *timeout*: ``None`` (no limit), seconds, or
+        ``_AS_FD`` (block or not as the fd's ``O_NONBLOCK`` says).  If other
+        threads filled the cache meanwhile, that is the batch."""
+        import select  # lazily: keeps ``import butter.<family>`` fast
+
+        if timeout is _AS_FD:
+            ms = _AS_FD_MS
+            deadline = 0.0
+        else:
+            ms, deadline = _timeout_ms(timeout)
+        fd = self._enter()
+        try:
+            lock = self._lock
+            cache = self._cache
+            poller = None
+            while True:
+                # 1. With the read lock (waiting for it within the time left).
+                if ms == 0 or ms == _AS_FD_MS:
+                    got = lock.acquire(False) or (ms != 0 and lock.acquire())
+                elif ms < 0:
+                    got = lock.acquire()
+                else:
+                    got = lock.acquire(True, ms / 1000)
+                if got:
+                    try:
+                        if self._fd < 0:
+                            raise self._closed_error()
+                        if cache:
+                            return _drain(cache)
+                        ready = poll_now(fd)
+                        if ready:
+                            try:
+                                events = self._read_from_kernel()
+                            except BlockingIOError:
+                                events = []  # someone outside the object took it
+                            if events:
+                                return events
+                    finally:
+                        lock.release()
+                    if ready:
+                        continue  # read, but nothing to report: look again
+                    if ms == _AS_FD_MS:
+                        if not os.get_blocking(fd):
+                            return None
+                        ms = -1
+                # 2. Sleep in poll, without the lock; close() wakes us (C2).
+                if ms == 0:
+                    return None
+                if ms > 0:
+                    ms = _ms_left(deadline)
+                    if ms == 0:
+                        return None
+                if poller is None:
+                    poller = select.poll()
+                    poller.register(fd, select.POLLIN)
+                    poller.register(self._wake_fd(), select.POLLIN)
+                poller.poll(ms)  # [] on timeout; PyPy also on EINTR
+                if self._fd < 0:
+                    raise self._closed_error()
+                if ms > 0:
+                    ms = _ms_left(deadline)
+                    # a last look under the lock if the time is up
+        finally:
+            self._leave()
+
     # -- events ------------------------------------------------------------
     def read_event(self) -> E:
         """Return one event, reading from the kernel only if none is cached.
@@ -185,14 +383,15 @@ class EventLike(_GenericBase[E]):
         Blocks unless the fd is non-blocking, in which case an empty kernel
         queue raises ``BlockingIOError``.
         """
-        cache = self._cache
-        if cache:
-            return cache.popleft()
-        if self._fd < 0:
-            raise self._closed_error()
-        events = self._read_from_kernel()
+        try:
+            return self._cache.popleft()
+        except IndexError:
+            pass
+        events = self._fetch(_AS_FD)
+        if events is None:
+            raise BlockingIOError(_EAGAIN, os.strerror(_EAGAIN))
         if len(events) > 1:
-            cache.extend(events[1:])
+            self._cache.extend(events[1:])
         return events[0]
 
     def read_events(self) -> List[E]:
@@ -202,12 +401,13 @@ class EventLike(_GenericBase[E]):
         """
         cache = self._cache
         if cache:
-            events = list(cache)
-            cache.clear()
-            return events
-        if self._fd < 0:
-            raise self._closed_error()
-        return self._read_from_kernel()
+            events = _drain(cache)
+            if events:
+                return events
+        events = self._fetch(_AS_FD)
+        if events is None:
+            raise BlockingIOError(_EAGAIN, os.strerror(_EAGAIN))
+        return events
 
     def _read_ready(self) -> List[E]:
         """Like :meth:`read_events` for a non-blocking fd, ``[]`` if none."""
@@ -219,52 +419,132 @@ class EventLike(_GenericBase[E]):
     def wait(self, timeout: Optional[float] = None) -> Optional[E]:
         """Block until an event is ready and return it; ``None`` on timeout.
 
-        *timeout* is in seconds (``None`` waits forever, ``0`` polls).  Uses
-        ``poll(2)``, so fds above 1023 work.
+        *timeout* is in seconds: ``None`` or ``math.inf`` wait forever, zero
+        or less polls, NaN raises ``ValueError``.  Uses ``poll(2)`` (fds
+        above 1023 work) and never blocks in ``read(2)``, so it returns in
+        time even when another thread takes the event first.  ``close()``
+        from another thread makes it raise ``ValueError``.
         """
-        if self._cache:
+        try:
             return self._cache.popleft()
-        fd = self.fileno()
-        deadline = 0.0
-        if timeout is None:
-            ms = -1
-        else:
-            if timeout != timeout:  # NaN
-                raise ValueError("timeout must not be NaN")
-            ms = 0 if timeout <= 0 else _ceil_ms(timeout)
-        import select  # lazily: keeps ``import butter.<family>`` fast
-        import time
-
-        if ms > 0 and timeout is not None:
-            deadline = time.monotonic() + timeout
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        while True:
-            if poller.poll(ms):
-                try:
-                    return self.read_event()
-                except BlockingIOError:
-                    pass  # someone else read it between poll and read
-            # Nothing (yet): a timeout, an event stolen by another reader, or
-            # a signal (PyPy's poll returns [] on EINTR instead of retrying).
-            if ms == 0:
-                return None
-            if ms > 0:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                ms = _ceil_ms(remaining)
-            self.fileno()  # closed meanwhile (by a signal handler)?
+        except IndexError:
+            pass
+        events = self._fetch(timeout)
+        if events is None:
+            return None
+        if len(events) > 1:
+            self._cache.extend(events[1:])
+        return events[0]
 
     def __iter__(self) -> Iterator[E]:
         return self
 
     def __next__(self) -> E:
-        event = self.wait()
+        """The next event, blocking; iteration stops when another thread
+        closes the object (``ValueError`` if it was closed before)."""
+        self.fileno()
+        try:
+            event = self.wait()
+        except ValueError:
+            if self._fd < 0:
+                raise StopIteration from None
+            raise
         assert event is not None
         return event
 
 
+#: ``_fetch``'s "block or not as the fd says" (an object, not a number).
+_AS_FD = object()
+_AS_FD_MS = -2
+_EAGAIN = errno.EAGAIN
+
+
+def _drain(cache: Deque[E]) -> List[E]:
+    """Take everything in *cache*, each item exactly once even while other
+    threads ``popleft`` from it (``list(cache); cache.clear()`` could hand
+    an item out twice)."""
+    out: List[E] = []
+    append = out.append
+    popleft = cache.popleft
+    try:
+        while True:
+            append(popleft())
+    except IndexError:
+        return out
+
+
+def poll_now(fd: int) -> bool:
+    """True if *fd* is ready to read now (or in error, or poll was
+    interrupted: the read that follows says which)."""
+    from ._lowlevel import lib
+
+    return lib.butter_poll_in(fd, 0) != 0
+
+
+def check_timeout(timeout: object) -> Optional[float]:
+    """Validate a ``timeout`` argument the one way every module does:
+    ``None`` or ``math.inf`` (returned as ``None``) wait forever, any other
+    real number is seconds (zero or less: poll), NaN raises ``ValueError``,
+    anything else ``TypeError``.  bools are refused."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        try:
+            import numbers
+
+            if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+                raise TypeError
+            timeout = float(timeout)
+        except TypeError:
+            raise TypeError(
+                f"timeout must be a number or None, not {type(timeout).__name__!r}"
+            ) from None
+    if timeout != timeout:
+        raise ValueError("timeout must not be NaN")
+    if timeout == _INF:
+        return None
+    return timeout  # type: ignore[return-value]
+
+
+_INF = float("inf")
+
+
+def _timeout_ms(timeout: object) -> Tuple[int, float]:
+    """(milliseconds for poll: -1 forever, 0 poll, else > 0; deadline)."""
+    seconds = check_timeout(timeout)
+    if seconds is None:
+        return -1, 0.0
+    if seconds <= 0:
+        return 0, 0.0
+    import time
+
+    return _ceil_ms(seconds), time.monotonic() + seconds
+
+
+def _ms_left(deadline: float) -> int:
+    import time
+
+    left = deadline - time.monotonic()
+    return _ceil_ms(left) if left > 0 else 0
+
+
+def _new_wake_fd() -> int:
+    from ._lowlevel import lib
+
+    while True:
+        fd: int = lib.eventfd(0, lib.EFD_CLOEXEC | lib.EFD_NONBLOCK)
+        if fd >= 0:
+            return fd
+        from ._errors import retry_or_raise
+
+        retry_or_raise()
+
+
+def _wake_up(wake: int) -> None:
+    os.write(wake, b"\1\0\0\0\0\0\0\0")
+
+
 def _ceil_ms(seconds: float) -> int:
-    """*seconds* as whole milliseconds, rounded up (poll's unit)."""
-    return -int(-seconds * 1000 // 1)
+    """*seconds* as whole milliseconds, rounded up (poll's unit), at most
+    ``INT_MAX`` (about 24 days: a longer wait just polls again)."""
+    return min(-int(-seconds * 1000 // 1), 2**31 - 1)

@@ -11,10 +11,8 @@ The rules are in :class:`InotifyTree`'s documentation.
 from __future__ import annotations
 
 import errno
-import math
 import os
 import select
-import time
 from collections import namedtuple
 
 from ._fd import check_int
@@ -398,36 +396,8 @@ class InotifyTree(_InotifyBase[PathEvent]):
         return out
 
     def _read_from_kernel(self) -> List[PathEvent]:
-        while True:
-            out = self._read_once()
-            if out:
-                return out
-            if not os.get_blocking(self._fd):
-                raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
-
-    def wait(self, timeout: Optional[float] = None) -> Optional[PathEvent]:
-        """Block until an event is ready and return it; ``None`` on timeout
-        (kernel events the watcher does not report do not end the wait)."""
-        if self._cache:
-            return self._cache.popleft()
-        fd = self.fileno()
-        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        while True:
-            left = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
-            ms = -1 if left < 0 else math.ceil(left * 1000)
-            if not poller.poll(ms):
-                # A timeout, or a signal: PyPy's poll returns [] on EINTR.
-                if deadline is not None and deadline - time.monotonic() <= 0:
-                    return None
-                continue
-            try:
-                out = self._read_once()
-            except BlockingIOError:
-                out = []
-            if out:
-                self._cache.extend(out[1:])
-                return out[0]
-            if ms == 0:
-                return None
+        # Called with the read lock held (EventLike's R1): the kernel read,
+        # the bookkeeping and the pairing of renames happen as one unit, so
+        # threads sharing the tree see one consistent state.  May return
+        # [] (nothing reportable): the waiting loop then looks again.
+        return self._read_once()

@@ -235,8 +235,10 @@ class NotifyFd(EventLike[Notification]):
         poller = select.poll()
         poller.register(fd, select.POLLIN)
         while True:
-            timeout = None if os.get_blocking(fd) else 0
-            events = poller.poll(timeout)
+            # Never sleep here: the caller (EventLike's waiting loop, or the
+            # asyncio queue) polled already and holds the read lock, which
+            # also guards the shared request buffer ``_req``.
+            events = poller.poll(0)
             if not events:
                 raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
             mask = events[0][1]

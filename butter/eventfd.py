@@ -15,13 +15,10 @@ readable while the counter is non-zero.
 
 from __future__ import annotations
 
+from ._counter import READ_FAILED, CounterFd, checked_u64
 from ._errors import retry_or_raise
-from ._fd import EventLike, FdArg, check_int, fileno
-from ._lowlevel import lib
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import List
+from ._fd import FdArg, check_int, fileno
+from ._lowlevel import ffi, lib
 
 __all__ = [
     "EFD_CLOEXEC",
@@ -38,7 +35,7 @@ EFD_NONBLOCK: int = lib.EFD_NONBLOCK
 EFD_SEMAPHORE: int = lib.EFD_SEMAPHORE
 
 _ALL_FLAGS = EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE
-_READ_FAILED = 0xFFFFFFFFFFFFFFFF
+_READ_FAILED = READ_FAILED
 _eventfd_read = lib.butter_read_u64
 _eventfd_write = lib.eventfd_write
 
@@ -74,21 +71,14 @@ def eventfd_read(fd: FdArg) -> int:
     if type(fd) is not int:
         return _eventfd_read_slow(fd)
     value: int = _eventfd_read(fd)
-    if value != _READ_FAILED:
+    if value != _READ_FAILED or ffi.errno == 0:  # errno 0: eight 0xff bytes read
         return value
-    if fd < 0:
-        fileno(fd)  # ValueError, as os.eventfd_read
-    retry_or_raise()
     return _eventfd_read_slow(fd)
 
 
 def _eventfd_read_slow(fd: FdArg) -> int:
-    fd = fileno(fd)
-    while True:
-        value: int = _eventfd_read(fd)
-        if value != _READ_FAILED:
-            return value
-        retry_or_raise()
+    fd = fileno(fd)  # ValueError for a negative fd, as os.eventfd_read
+    return checked_u64(_eventfd_read, fd)
 
 
 def eventfd_write(fd: FdArg, value: int) -> None:
@@ -121,7 +111,7 @@ def _eventfd_write_slow(fd: FdArg, value: int) -> None:
         retry_or_raise()
 
 
-class Eventfd(EventLike[int]):
+class Eventfd(CounterFd):
     """An eventfd counter as a file-like, pollable object.
 
     ``increment(n)`` adds to the counter, ``read_event()`` returns (and
@@ -146,20 +136,3 @@ class Eventfd(EventLike[int]):
             except OverflowError:
                 pass
         _eventfd_write_slow(fd, value)
-
-    def read_event(self) -> int:
-        """Return the counter value read (see the module docs)."""
-        fd = self._fd
-        if fd < 0:
-            raise self._closed_error()
-        value: int = _eventfd_read(fd)
-        if value != _READ_FAILED:
-            return value
-        retry_or_raise()
-        return _eventfd_read_slow(fd)
-
-    def _read_from_kernel(self) -> List[int]:
-        return [self.read_event()]
-
-    def __int__(self) -> int:
-        return self.read_event()

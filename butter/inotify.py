@@ -302,33 +302,39 @@ class _InotifyBase(EventLike[E]):
 
     def __init__(self, flags: int = 0) -> None:
         super().__init__(inotify_init(flags))
-        self._size = self._START_SIZE
-        self._buf = ffi.new("char[]", self._size)
+        self._buf = (ffi.new("char[]", self._START_SIZE), self._START_SIZE)
 
     def _read_raw(self) -> Tuple[List[InotifyEvent], int]:
         """One read(2) into a buffer big enough for what is queued; more
         reads only if the kernel still has events (the buffer then grows).
-        Returns the events and the OR of their masks."""
+        Returns the events and the OR of their masks.
+
+        Called with the read lock held (EventLike's R1), so the buffer is
+        never read into by two threads; it is also replaced whole (buffer and
+        size in one tuple), so no read can pair a new size with an old
+        buffer."""
         fd = self._fd
         if fd < 0:
             raise self._closed_error()
+        buf, size = self._buf
         while True:
-            n = _read_c(fd, self._buf, self._size)
+            n = _read_c(fd, buf, size)
             if n >= 0:
                 break
             retry_or_raise()
-        events, mask_or = _parse(self._buf, n)
-        while n > self._size - _MAX_EVENT_SIZE:  # full: is there more?
+        events, mask_or = _parse(buf, n)
+        while n > size - _MAX_EVENT_SIZE:  # full: is there more?
             pending = lib.butter_inotify_pending(fd)
             if pending <= 0:
                 break
-            if self._size < self._MAX_SIZE:
-                self._size = min(self._MAX_SIZE, max(2 * self._size, 2 * pending))
-                self._buf = ffi.new("char[]", self._size)
-            n = _read_c(fd, self._buf, self._size)
+            if size < self._MAX_SIZE:
+                size = min(self._MAX_SIZE, max(2 * size, 2 * pending))
+                buf = ffi.new("char[]", size)
+                self._buf = (buf, size)
+            n = _read_c(fd, buf, size)
             if n <= 0:
                 break
-            more, more_or = _parse(self._buf, n)
+            more, more_or = _parse(buf, n)
             events += more
             mask_or |= more_or
         return events, mask_or

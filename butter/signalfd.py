@@ -187,6 +187,12 @@ _unpack = _SIGINFO.unpack
 _iter_unpack = _SIGINFO.iter_unpack
 _new = tuple.__new__
 _read = os.read
+_read_nowait = lib.butter_read_nowait
+_cnew = ffi.new
+_cbuffer = ffi.buffer
+_EAGAIN: int = lib.EAGAIN
+_EINTR: int = lib.EINTR
+_EOPNOTSUPP: int = lib.EOPNOTSUPP
 
 # What pthread_sigmask returns: Signals members where known, else ints.
 _KNOWN = {int(s): s for s in _signal_mod.Signals}
@@ -318,25 +324,49 @@ class Signalfd(EventLike[Signal]):
         if block:
             self.block()
 
-    # -- reading (the hot path: one read(2) of up to 16 records) -------------
+    # -- reading (the hot path: one read of up to 16 records) -----------------
+    # The kernel dequeues each signal for exactly one read and the bytes are
+    # copied out at once, so reads need no lock.  They never sleep
+    # (preadv2 RWF_NOWAIT, see butter._counter): waiting happens in poll,
+    # where close() can wake it.
     def read_event(self) -> Signal:
         """Return the next signal; blocks unless ``SFD_NONBLOCK``
         (``BlockingIOError`` when none is pending)."""
         cache = self._cache
         if cache:
-            return cache.popleft()
+            try:
+                return cache.popleft()
+            except IndexError:
+                pass  # another thread took it
         fd = self._fd
         if fd < 0:
             raise self._closed_error()
-        data = _read(fd, _BUFSIZE)
-        if len(data) == _SIZE:
-            return _new(Signal, _unpack(data))
-        events = self._parse(data)
-        cache.extend(events[1:])
-        return events[0]
+        buf = _cnew("char[]", _BUFSIZE)
+        n: int = _read_nowait(fd, buf, _BUFSIZE)
+        if n == _SIZE:
+            return _new(Signal, _unpack(_cbuffer(buf, n)))
+        if n > 0:
+            events = self._parse(_cbuffer(buf, n)[:])
+            cache.extend(events[1:])
+            return events[0]
+        if n < 0 and ffi.errno not in (_EAGAIN, _EINTR, _EOPNOTSUPP):
+            raise_errno(ffi.errno)
+        return EventLike.read_event(self)  # wait, wakeable by close()
 
     def _read_from_kernel(self) -> List[Signal]:
-        return self._parse(_read(self._fd, _BUFSIZE))
+        fd = self._fd
+        buf = _cnew("char[]", _BUFSIZE)
+        while True:
+            n: int = _read_nowait(fd, buf, _BUFSIZE)
+            if n >= 0:
+                return self._parse(_cbuffer(buf, n)[:])
+            err = ffi.errno
+            if err == _EAGAIN:
+                return []  # another reader was first
+            if err == _EOPNOTSUPP:  # an old kernel: poll said it is ready
+                return self._parse(_read(fd, _BUFSIZE))
+            if err != _EINTR:
+                raise_errno(err)
 
     @staticmethod
     def _parse(data: bytes) -> List[Signal]:

@@ -31,13 +31,14 @@ from __future__ import annotations
 import operator
 import time
 
+from ._counter import CounterFd
 from ._errors import retry_or_raise
-from ._fd import EventLike, FdArg, check_int, fileno
+from ._fd import FdArg, check_int, fileno
 from ._lowlevel import ffi, lib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterator, List, Optional, Tuple, Union
+    from typing import Iterator, Optional, Tuple, Union
 
     from typing_extensions import Self
 
@@ -87,10 +88,8 @@ _SETTIME_FLAGS = TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET
 _NS_PER_SEC = 1_000_000_000
 _MAX_NS = (1 << 63) - 1
 _TOO_BIG = float(1 << 63)
-_READ_FAILED = 0xFFFFFFFFFFFFFFFF
 _INT_MIN = -(1 << 31)
 _INT_MAX = (1 << 31) - 1
-_timerfd_read = lib.butter_read_u64
 _timerfd_settime = lib.butter_timerfd_settime
 _timerfd_gettime = lib.butter_timerfd_gettime
 _new = ffi.new
@@ -361,7 +360,7 @@ def timerfd_gettime(fd: FdArg) -> TimerSpec:
 
 
 # -- the event-like object ---------------------------------------------------------
-class Timer(EventLike[int]):
+class Timer(CounterFd):
     """A timerfd as a file-like, pollable object.
 
     Configure with :meth:`every` and :meth:`after`, apply with
@@ -457,23 +456,6 @@ class Timer(EventLike[int]):
     def get_current(self) -> TimerSpec:
         """The kernel's current setting (see :func:`timerfd_gettime`)."""
         return _gettime(self.fileno())
-
-    def read_event(self) -> int:
-        """Return the number of expirations since the previous read."""
-        fd = self._fd
-        if fd < 0:
-            raise self._closed_error()
-        value: int = _timerfd_read(fd)
-        if value != _READ_FAILED:
-            return value
-        while True:
-            retry_or_raise()
-            value = _timerfd_read(fd)
-            if value != _READ_FAILED:
-                return value
-
-    def _read_from_kernel(self) -> List[int]:
-        return [self.read_event()]
 
 
 #: The original Butter's name for :class:`Timer`.

@@ -153,14 +153,22 @@ class AsyncEventQueue(Generic[E]):
             raise self._error
 
     def _take(self) -> E:
-        item = self._items.popleft()
+        items = self._items
+        item = items.popleft()
         # While the reader is registered the source's cache is empty and the
-        # queue has room, so there is nothing more to do: the hot path.
+        # queue has room, so there is nothing more to refill: the hot path.
         if not self._reading:
             cache = self._source._cache
             if cache and self._has_room():
-                self._items.append(cache.popleft())
+                items.append(cache.popleft())
             self._sync_reader()
+        # (Q1) Every queued item has a woken getter, or no getter is waiting.
+        # _pull wakes one getter per item it adds; the refill above adds one
+        # without a getter of its own, and a getter woken for an item that
+        # get_nowait() took goes back to sleep: so whoever takes an item
+        # passes the wake-up on while items remain.
+        if items and self._getters:
+            self._wake_next()
         return item
 
     # -- the asyncio.Queue interface -----------------------------------------
@@ -211,7 +219,7 @@ class AsyncEventQueue(Generic[E]):
                     self._getters.remove(getter)
                 except ValueError:
                     pass
-                # Woken, then cancelled: pass the wake-up on, lose nothing.
+                # Woken, then cancelled: pass the wake-up on (Q1), lose nothing.
                 if self._items and not getter.cancelled():
                     self._wake_next()
                 raise

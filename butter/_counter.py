@@ -1,0 +1,86 @@
+"""The read path shared by eventfd and timerfd: one 8-byte counter per read.
+
+The kernel hands each counter value to exactly one ``read(2)``, atomically,
+so these objects need no read lock and no buffer: :meth:`CounterFd.read_event`
+is one C call.  That call is ``preadv2(RWF_NOWAIT)``, which never sleeps even
+on a blocking fd; when nothing is ready the object waits in
+:meth:`~butter._fd.EventLike._fetch` (``poll(2)`` on the fd and the close
+wake-up), so a blocked reader is woken by ``close()`` and ``wait(timeout)``
+returns in time even when another thread reads the counter first.  Kernels
+without ``RWF_NOWAIT`` for this kind of fd fall back to a plain ``read(2)``
+after ``poll`` said the fd is ready.
+"""
+
+from __future__ import annotations
+
+from ._errors import raise_errno
+from ._fd import EventLike
+from ._lowlevel import ffi, lib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List
+
+__all__ = ["READ_FAILED", "CounterFd", "checked_u64"]
+
+#: What the C readers return on failure (with errno set), or, with errno 0,
+#: when the eight bytes read really were all ones.
+READ_FAILED = 0xFFFFFFFFFFFFFFFF
+_read_nowait = lib.butter_read_u64_nowait
+_read = lib.butter_read_u64
+_EINTR: int = lib.EINTR
+_EAGAIN: int = lib.EAGAIN
+_EOPNOTSUPP: int = lib.EOPNOTSUPP
+
+
+def checked_u64(read: object, fd: int) -> int:
+    """Call the C reader *read* on *fd* until it is not interrupted; return
+    the value (``OSError`` on failure)."""
+    while True:
+        value: int = read(fd)  # type: ignore[operator]
+        if value != READ_FAILED:
+            return value
+        err = ffi.errno
+        if err == 0:
+            return value  # data, not an error
+        if err != _EINTR:
+            raise_errno(err)
+
+
+class CounterFd(EventLike[int]):
+    """An fd whose reads return one 8-byte counter (see the module docs)."""
+
+    def read_event(self) -> int:
+        """Return the counter value read; blocks unless the fd is
+        non-blocking (then ``BlockingIOError`` if it is zero)."""
+        fd = self._fd
+        if fd < 0:
+            raise self._closed_error()
+        value: int = _read_nowait(fd)
+        if value != READ_FAILED:
+            return value
+        err = ffi.errno
+        if err == 0:
+            return value
+        if err in (_EAGAIN, _EINTR, _EOPNOTSUPP):
+            return EventLike.read_event(self)  # wait, wakeable by close()
+        raise_errno(err)
+
+    def _read_from_kernel(self) -> List[int]:
+        fd = self._fd
+        while True:
+            value: int = _read_nowait(fd)
+            if value != READ_FAILED:
+                return [value]
+            err = ffi.errno
+            if err == 0:
+                return [value]
+            if err == _EAGAIN:
+                return []  # another reader was first
+            if err == _EOPNOTSUPP:  # an old kernel: poll said it is ready
+                return [checked_u64(_read, fd)]
+            if err != _EINTR:
+                raise_errno(err)
+
+    def __int__(self) -> int:
+        return self.read_event()
