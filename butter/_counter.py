@@ -2,13 +2,14 @@
 
 The kernel hands each counter value to exactly one ``read(2)``, atomically,
 so these objects need no read lock and no buffer: :meth:`CounterFd.read_event`
-is one C call.  That call is ``preadv2(RWF_NOWAIT)``, which never sleeps even
-on a blocking fd; when nothing is ready the object waits in
-:meth:`~butter._fd.EventLike._fetch` (``poll(2)`` on the fd and the close
-wake-up), so a blocked reader is woken by ``close()`` and ``wait(timeout)``
-returns in time even when another thread reads the counter first.  Kernels
-without ``RWF_NOWAIT`` for this kind of fd fall back to a plain ``read(2)``
-after ``poll`` said the fd is ready.
+is one C call to ``read(2)`` (blocking or not, as the fd is; a blocked
+``read(2)`` is not woken by ``close()``: Linux does not interrupt it).
+``wait()`` and iteration sleep in ``poll(2)`` instead (on the fd and the
+close wake-up, so ``close()`` ends them) and then read with
+``preadv2(RWF_NOWAIT)``, which never sleeps even on a blocking fd: so
+``wait(timeout)`` returns in time even when another thread reads the counter
+first.  Kernels without ``RWF_NOWAIT`` for this kind of fd fall back to a
+plain ``read(2)`` after ``poll`` said the fd is ready.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import List
 
-__all__ = ["READ_FAILED", "CounterFd", "checked_u64"]
+__all__ = ["READ_FAILED", "CounterFd", "after_failed_u64", "checked_u64"]
 
 #: What the C readers return on failure (with errno set), or, with errno 0,
 #: when the eight bytes read really were all ones.
@@ -36,15 +37,25 @@ _EOPNOTSUPP: int = lib.EOPNOTSUPP
 def checked_u64(read: object, fd: int) -> int:
     """Call the C reader *read* on *fd* until it is not interrupted; return
     the value (``OSError`` on failure)."""
+    value: int = read(fd)  # type: ignore[operator]
+    if value != READ_FAILED:
+        return value
+    return after_failed_u64(read, fd)
+
+
+def after_failed_u64(read: object, fd: int) -> int:
+    """Right after *read* (a C reader) returned ``READ_FAILED`` for *fd*:
+    return all ones if that was data (errno 0), retry if interrupted, else
+    raise the ``OSError``."""
     while True:
+        err = ffi.errno
+        if err == 0:
+            return READ_FAILED  # eight 0xff bytes, not an error
+        if err != _EINTR:
+            raise_errno(err)
         value: int = read(fd)  # type: ignore[operator]
         if value != READ_FAILED:
             return value
-        err = ffi.errno
-        if err == 0:
-            return value  # data, not an error
-        if err != _EINTR:
-            raise_errno(err)
 
 
 class CounterFd(EventLike[int]):
@@ -56,15 +67,10 @@ class CounterFd(EventLike[int]):
         fd = self._fd
         if fd < 0:
             raise self._closed_error()
-        value: int = _read_nowait(fd)
+        value: int = _read(fd)
         if value != READ_FAILED:
             return value
-        err = ffi.errno
-        if err == 0:
-            return value
-        if err in (_EAGAIN, _EINTR, _EOPNOTSUPP):
-            return EventLike.read_event(self)  # wait, wakeable by close()
-        raise_errno(err)
+        return after_failed_u64(_read, fd)
 
     def _read_from_kernel(self) -> List[int]:
         fd = self._fd

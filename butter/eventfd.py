@@ -15,10 +15,10 @@ readable while the counter is non-zero.
 
 from __future__ import annotations
 
-from ._counter import READ_FAILED, CounterFd, checked_u64
+from ._counter import READ_FAILED, CounterFd, after_failed_u64, checked_u64
 from ._errors import retry_or_raise
 from ._fd import FdArg, check_int, fileno
-from ._lowlevel import ffi, lib
+from ._lowlevel import lib
 
 __all__ = [
     "EFD_CLOEXEC",
@@ -71,8 +71,10 @@ def eventfd_read(fd: FdArg) -> int:
     if type(fd) is not int:
         return _eventfd_read_slow(fd)
     value: int = _eventfd_read(fd)
-    if value != _READ_FAILED or ffi.errno == 0:  # errno 0: eight 0xff bytes read
+    if value != _READ_FAILED:
         return value
+    if fd >= 0:
+        return after_failed_u64(_eventfd_read, fd)
     return _eventfd_read_slow(fd)
 
 

@@ -324,11 +324,12 @@ class Signalfd(EventLike[Signal]):
         if block:
             self.block()
 
-    # -- reading (the hot path: one read of up to 16 records) -----------------
-    # The kernel dequeues each signal for exactly one read and the bytes are
-    # copied out at once, so reads need no lock.  They never sleep
-    # (preadv2 RWF_NOWAIT, see butter._counter): waiting happens in poll,
-    # where close() can wake it.
+    # -- reading (the hot path: one read(2) of up to 16 records) -------------
+    # The kernel dequeues each signal for exactly one read and os.read copies
+    # the bytes out, so reads need no lock.  A blocking read_event() sleeps
+    # in read(2) (the fastest way; close() cannot wake it, see the class
+    # docs); wait() sleeps in poll and reads with RWF_NOWAIT, so it returns
+    # in time even when another thread takes the signal first.
     def read_event(self) -> Signal:
         """Return the next signal; blocks unless ``SFD_NONBLOCK``
         (``BlockingIOError`` when none is pending)."""
@@ -341,17 +342,12 @@ class Signalfd(EventLike[Signal]):
         fd = self._fd
         if fd < 0:
             raise self._closed_error()
-        buf = _cnew("char[]", _BUFSIZE)
-        n: int = _read_nowait(fd, buf, _BUFSIZE)
-        if n == _SIZE:
-            return _new(Signal, _unpack(_cbuffer(buf, n)))
-        if n > 0:
-            events = self._parse(_cbuffer(buf, n)[:])
-            cache.extend(events[1:])
-            return events[0]
-        if n < 0 and ffi.errno not in (_EAGAIN, _EINTR, _EOPNOTSUPP):
-            raise_errno(ffi.errno)
-        return EventLike.read_event(self)  # wait, wakeable by close()
+        data = _read(fd, _BUFSIZE)
+        if len(data) == _SIZE:
+            return _new(Signal, _unpack(data))
+        events = self._parse(data)
+        cache.extend(events[1:])
+        return events[0]
 
     def _read_from_kernel(self) -> List[Signal]:
         fd = self._fd
