@@ -66,7 +66,7 @@ import sys
 
 from ._cstruct import cstruct
 from ._errors import raise_errno, retry_or_raise
-from ._fd import EventLike, FdArg, check_int, fileno
+from ._fd import EventLike, FdArg, check_int, check_timeout, fileno
 from ._lowlevel import ffi, lib
 
 TYPE_CHECKING = False
@@ -425,21 +425,17 @@ def io_submit(ctx: int, iocbs: Iterable[Iocb]) -> int:
 
 
 def _timeout_ns(timeout: Timeout) -> int:
-    """Seconds -> nanoseconds for the shim; -1 means no timeout."""
-    if timeout is None:
+    """Seconds -> nanoseconds for the shim; -1 means no timeout.  The rules
+    are every module's (:func:`~butter._fd.check_timeout`): ``None`` and
+    ``inf`` wait forever (so does anything past 2**63 ns, ~292 years), zero
+    or less polls, NaN raises ``ValueError``."""
+    seconds = check_timeout(timeout)
+    if seconds is None:
         return -1
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__!r}")
-    if timeout != timeout:
-        raise ValueError("timeout must not be NaN")
-    if timeout <= 0:
+    if seconds <= 0:
         return 0
-    if timeout == float("inf"):
-        return -1
-    ns = -int(-timeout * 1e9 // 1)
-    if ns > _S64_MAX:
-        raise OverflowError("timeout too large")
-    return ns
+    ns = -int(-seconds * 1e9 // 1)
+    return -1 if ns > _S64_MAX else ns
 
 
 def _collect(
@@ -874,7 +870,9 @@ class Context(EventLike[Request]):
         """Write the bytes-like *data* at *offset*; ``result`` is the count
         written.  4096-aligned buffers (:func:`aligned_buffer`) are pinned
         and used in place; any other data is first copied to aligned
-        memory, so the caller may reuse it at once."""
+        memory, so the caller may reuse it at once.  On an ``O_DIRECT``
+        file the length and *offset* must still be multiples of the block
+        size: otherwise the request completes with ``OSError(EINVAL)``."""
         return self._submit_one(self._prep_pwrite(fd, data, offset))
 
     def preadv(self, fd: FdArg, buffers: Sequence[Buffer], offset: int) -> Request:

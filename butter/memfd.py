@@ -185,7 +185,7 @@ class Memfd(EventLike[bytes]):
 
     def truncate(self, size: int) -> None:
         """Set the size to *size* bytes (new bytes read as zeros)."""
-        os.ftruncate(self.fileno(), size)
+        os.ftruncate(self.fileno(), check_int("size", size))
 
     def write(self, data: bytes) -> int:
         """Write *data* at the current position; return the count written."""
@@ -200,7 +200,7 @@ class Memfd(EventLike[bytes]):
 
     def seek(self, pos: int, whence: int = os.SEEK_SET) -> int:
         """Move the position (``os.lseek``); return the new one."""
-        return os.lseek(self.fileno(), pos, whence)
+        return os.lseek(self.fileno(), check_int("pos", pos), check_int("whence", whence))
 
     def mmap(self, length: Optional[int] = None, access: Optional[int] = None) -> _mmap.mmap:
         """Map the file: ``mmap.mmap(fd, length, access=...)``.
@@ -212,8 +212,9 @@ class Memfd(EventLike[bytes]):
         :meth:`close`.
         """
         fd = self.fileno()
-        if length is None:
-            length = self.size
+        length = self.size if length is None else check_int("length", length)
+        if access is not None:
+            access = check_int("access", access)
         if access is None:
             access = _mmap.ACCESS_READ if get_seals(fd) & _WRITE_SEALS else _mmap.ACCESS_WRITE
         return _mmap.mmap(fd, length, access=access)

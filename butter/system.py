@@ -209,6 +209,8 @@ def sethostname(name: Union[str, bytes]) -> None:
         raw = name
     else:
         raise TypeError(f"name must be str or bytes, not {type(name).__name__!r}")
+    if b"\0" in raw:
+        raise ValueError("embedded null byte")  # as os does for paths
     if len(raw) > _HOST_NAME_MAX:
         raise ValueError(f"name is longer than {_HOST_NAME_MAX} bytes")
     while lib.sethostname(raw, len(raw)) < 0:
