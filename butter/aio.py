@@ -724,8 +724,6 @@ class Context(EventLike[Request]):
         self._armed = False
         self._stale = 0  # cached requests whose result the user already took
         self._claim_hook: Optional[Callable[[Request], bool]] = None
-        self._events = _new("struct io_event[]", maxevents)
-        self._one = _new("struct iocb *[1]")
 
     # -- fd ownership --------------------------------------------------------------
     @property
@@ -913,8 +911,9 @@ class Context(EventLike[Request]):
         key = _address(cb)
         req._owner = self
         self._pending[key] = req  # before the call: never unreferenced in flight
-        one = self._one
-        one[0] = cb
+        # A fresh one-slot array per call: threads sharing the context must
+        # never submit each other's request through one shared slot.
+        one = _new("struct iocb *[1]", [cb])
         while True:
             if _submit(ctx, 1, one) == 1:
                 return req
@@ -973,10 +972,14 @@ class Context(EventLike[Request]):
         self, ctx: int, min_nr: int, max_nr: Optional[int], timeout_ns: int
     ) -> List[Request]:
         """One io_getevents; finish the requests; return those that nobody
-        awaits (requests with a callback are handed to it instead)."""
-        events = self._events
-        cap = len(events)
+        awaits (requests with a callback are handed to it instead).
+
+        The completions land in a buffer of this call's own: threads
+        harvesting at once each parse only what the kernel gave them (the
+        kernel hands each completion to one io_getevents)."""
+        cap = self._maxevents
         want = cap if max_nr is None else min(max_nr, cap)
+        events = _new("struct io_event[]", want) if want else _new("struct io_event[]", 1)
         min_nr = min(min_nr, want)
         pending = self._pending
         out = []
@@ -994,7 +997,7 @@ class Context(EventLike[Request]):
         """Everything completed now, without waiting (loops past the
         buffer size: the eventfd was drained, so leave nothing behind)."""
         out: List[Request] = []
-        cap = len(self._events)
+        cap = self._maxevents
         while limit is None or len(out) < limit:
             before = len(self._pending)
             got = self._harvest_into(ctx, 0, None if limit is None else limit - len(out), 0)
@@ -1194,7 +1197,7 @@ class Context(EventLike[Request]):
             deferred.remove(request)
             self._refused(request, _ECANCELED)
             return True
-        result = self._events  # unused by current kernels
+        result = _new("struct io_event *")  # unused by current kernels
         while lib.butter_io_cancel(ctx, request._cb, result) < 0:
             err = ffi.errno
             if err == _EINPROGRESS:

@@ -369,3 +369,45 @@ def test_inotify_tree_three_threads_consistent(tmp_path):
     believed = tree.paths()
     tree.close()
     assert believed == real, (sorted(real - believed)[:5], sorted(believed - real)[:5])
+
+
+# -- aio: threads submitting and harvesting on one Context -----------------------
+def test_aio_context_threads_each_completion_once(tmp_path):
+    from butter.aio import Context
+
+    path = tmp_path / "data"
+    path.write_bytes(os.urandom(64 * 1024))
+    fd = os.open(path, os.O_RDONLY)
+    per_thread = 300
+    try:
+        with Context(64) as ctx:
+            submitted: List[Any] = []
+            lock = threading.Lock()
+
+            def worker(seed: int) -> List[Any]:
+                rng = random.Random(seed)
+                got: List[Any] = []
+                for _ in range(per_thread):
+                    req = ctx.pread(fd, 512, rng.randrange(0, 64 * 1024, 512))
+                    with lock:
+                        submitted.append(req)
+                    if rng.random() < 0.3:
+                        got += ctx.get_events(0, timeout=0)
+                    elif rng.random() < 0.2:
+                        ev = ctx.wait(0.01)
+                        if ev is not None:
+                            got.append(ev)
+                return got
+
+            results = run_threads([lambda s=s: worker(s) for s in range(3)])
+            rest: List[Any] = []
+            deadline = time.monotonic() + 10
+            while sum(map(len, results)) + len(rest) < len(submitted):
+                assert time.monotonic() < deadline, "completions lost"
+                rest += ctx.get_events(1, timeout=1)
+        counts = Counter(id(r) for got in [*results, rest] for r in got)
+        assert len(counts) == len(submitted) == 3 * per_thread
+        assert max(counts.values()) == 1, "a completion was reported twice"
+        assert all(r.done() and len(r.result) == 512 for r in submitted)
+    finally:
+        os.close(fd)
