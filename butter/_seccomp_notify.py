@@ -219,6 +219,11 @@ class NotifyFd(EventLike[Notification]):
     mode: ``BlockingIOError`` when none waits), ``respond(response)``
     answers one.  Once no process uses the filter any more, reading raises
     ``ProcessLookupError`` instead of blocking for ever.
+
+    Threads may share it: receiving takes a per-object lock (never held
+    while sleeping), so each notification goes to exactly one thread, and
+    ``close()`` wakes threads blocked in ``wait()``/``read_event()``
+    (``ValueError``) or iteration (which ends).
     """
 
     def __init__(self, source: Any) -> None:

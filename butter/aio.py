@@ -696,6 +696,11 @@ class Context(EventLike[Request]):
     ready.  More requests than the context holds may be submitted:
     when it is full, butter first collects completions (waiting for one if
     needed) and keeps them for the next ``get_events()``.
+
+    Threads may share a context: submissions and harvests use memory of
+    their own per call, and each completion is reported to one caller.
+    ``close()`` wakes threads in ``get_events()``/``wait()``, which raise
+    ``ValueError``.
     """
 
     _ctx = 0  # for close() after a failed __init__
@@ -983,7 +988,13 @@ class Context(EventLike[Request]):
         min_nr = min(min_nr, want)
         pending = self._pending
         out = []
-        for _data, obj, res, _res2 in _collect(ctx, min_nr, want, timeout_ns, events):
+        try:
+            done = _collect(ctx, min_nr, want, timeout_ns, events)
+        except OSError as exc:
+            if exc.errno == _errno.EINVAL and not self._ctx:
+                raise self._closed_error() from None  # close() ended our wait
+            raise
+        for _data, obj, res, _res2 in done:
             req = pending.pop(obj, None)
             if req is None:
                 continue  # not ours (thin-layer use of the same context)

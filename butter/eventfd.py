@@ -120,6 +120,12 @@ class Eventfd(CounterFd):
     resets, or decrements with ``EFD_SEMAPHORE``) it, ``int(obj)`` is
     ``read_event()``.  The fd is readable (``select``/``poll``/asyncio)
     while the counter is non-zero.
+
+    Threads may share it: each value read goes to one reader, ``wait()``
+    returns in time even when another thread reads first, and ``close()``
+    wakes threads in ``wait()``/iteration.  A thread blocked in
+    ``read_event()`` of a blocking Eventfd stays in ``read(2)`` after
+    ``close()`` (Linux does not interrupt it).
     """
 
     def __init__(self, initial_value: int = 0, flags: int = 0) -> None:

@@ -437,6 +437,12 @@ class Fanotify(EventLike[FanotifyEvent]):
     fds until closed; :meth:`close` closes the group and the events read
     but not yet returned (pending permission events are then allowed by
     the kernel).
+
+    Threads may share it: reads take a per-object lock (never held while
+    sleeping), so each event goes to exactly one reader; ``wait(timeout)``
+    returns in time even when another thread takes the event; ``close()``
+    wakes every thread blocked in ``wait()``, ``read_event(s)()`` (which
+    raise ``ValueError``) or iteration (which ends).
     """
 
     def __init__(self, flags: int = FAN_CLASS_NOTIF, event_flags: int = _O_RDONLY) -> None:

@@ -348,6 +348,12 @@ class Inotify(_InotifyBase[InotifyEvent]):
     returns an event's full path.  A wd's path is kept after its
     ``IN_IGNORED`` for the events still queued (the kernel hands out wds in
     increasing order, so an old wd is not reused soon).
+
+    Threads may share it: reads take a per-object lock (never held while
+    sleeping), so each event goes to exactly one reader; ``wait(timeout)``
+    returns in time even when another thread takes the event; ``close()``
+    wakes every thread blocked in ``wait()``, ``read_event(s)()`` (which
+    raise ``ValueError``) or iteration (which ends).
     """
 
     def __init__(self, flags: int = 0) -> None:

@@ -203,6 +203,10 @@ class PidFd(EventLike[ProcessExit]):
     filled in from ``waitid(P_PIDFD)``, which reaps the child unless
     *reap* is false (``WNOWAIT``: it stays a zombie for ``os.waitpid``).
     ``send_signal()`` cannot hit a recycled PID.
+
+    Threads may share it: the exit is collected once, under a per-object
+    lock, and every reader then sees it; ``close()`` wakes threads blocked
+    in ``wait()``/``read_event()`` (``ValueError``) or iteration.
     """
 
     def __init__(self, pid: int, flags: int = 0, *, reap: bool = True) -> None:

@@ -312,6 +312,12 @@ class Signalfd(EventLike[Signal]):
     starting other threads (they inherit the mask), or in every thread.
     Closing the fd does not unblock anything (a pending ``SIGTERM`` would
     then kill the process): call :meth:`unblock` first if that is wanted.
+
+    Threads may share it: each signal goes to one reader, ``wait()``
+    returns in time even when another thread reads first, and ``close()``
+    wakes threads in ``wait()``/iteration.  A thread blocked in
+    ``read_event()`` of a blocking Signalfd stays in ``read(2)`` after
+    ``close()`` (Linux does not interrupt it).
     """
 
     def __init__(self, signals: SignalsArg = (), flags: int = 0, *, block: bool = False) -> None:

@@ -372,6 +372,12 @@ class Timer(CounterFd):
     read (blocking until there is at least one unless ``TFD_NONBLOCK`` was
     given).  The fd is readable (``select``/``poll``/asyncio) while that
     number is non-zero.
+
+    Threads may share it: each read takes the expirations since the last,
+    for one reader; ``wait()`` returns in time even when another thread
+    reads first, and ``close()`` wakes threads in ``wait()``/iteration.  A
+    thread blocked in ``read_event()`` of a blocking Timer stays in
+    ``read(2)`` after ``close()`` until the next expiration, if any.
     """
 
     def __init__(self, clock_type: int = CLOCK_MONOTONIC, flags: int = 0) -> None:

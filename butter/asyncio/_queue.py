@@ -12,7 +12,11 @@ a read-only :class:`asyncio.Queue`:
   slow C program), butter drops nothing; events read beyond ``maxsize`` wait
   in the source's cache; reading resumes as soon as the consumer takes one;
 * a getter is woken with no item attached and takes its item itself, so a
-  ``get()`` cancelled at any point loses nothing;
+  ``get()`` cancelled at any point loses nothing; whoever takes an item
+  wakes the next getter while items remain, so no getter sleeps while an
+  item is queued, with several getters and any ``maxsize`` (invariant Q1
+  in :meth:`AsyncEventQueue._take`);
+* like asyncio itself it belongs to one loop and is not thread-safe;
 * ``close()`` fails pending getters, then removes the reader, then closes the
   fd (in that order, so no callback runs on a closed or reused fd).
 

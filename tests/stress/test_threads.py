@@ -411,3 +411,13 @@ def test_aio_context_threads_each_completion_once(tmp_path):
         assert all(r.done() and len(r.result) == 512 for r in submitted)
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize("how", ["get_events", "wait"])
+def test_close_wakes_aio_waiter(how):
+    from butter.aio import Context
+
+    ctx = Context()
+    call = ctx.wait if how == "wait" else lambda: ctx.get_events(1)
+    kind, value = _blocked_and_closed(ctx, call)
+    assert kind == "err" and isinstance(value, ValueError), (kind, value)
