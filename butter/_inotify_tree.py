@@ -5,12 +5,30 @@ it knows, the names in it, so :meth:`InotifyTree.paths` is what it believes
 exists; its events are :class:`PathEvent` ``(path, mask, src_path)`` with full
 paths.
 
-The rules are in :class:`InotifyTree`'s documentation.
+The rules are in :class:`InotifyTree`'s documentation.  How the bookkeeping
+stays true to the filesystem:
+
+* Events are older than the filesystem: when an event is read, the path it
+  names may already hold another inode, or nothing.  So handling events
+  (:meth:`InotifyTree._process`) only updates the bookkeeping, in event
+  order, and never looks a path up.  Every ``inotify_add_watch`` and every
+  listing happens after the whole batch is applied
+  (:meth:`InotifyTree._settle`), by each directory's path as of the newest
+  event read, for the directories queued in ``_pending``.
+* A watch follows its inode, and ``inotify_add_watch`` on a path returns the
+  wd that already watches the inode there.  That is how a stale path is
+  found: a settle that gets a wd other than the one it knows for the path
+  relists the directory (reporting the differences) and queues the path
+  that wd belonged to; the kernel's own events queue the rest
+  (``IN_IGNORED`` or ``IN_MOVE_SELF`` of a directory still believed in
+  place, a failed add because the directory moved on).
 """
 
 from __future__ import annotations
 
 import errno
+import math
+import numbers
 import os
 import select
 from collections import namedtuple
@@ -19,6 +37,7 @@ from ._fd import check_int
 from .inotify import (
     IN_ACCESS,
     IN_ALL_EVENTS,
+    IN_ATTRIB,
     IN_CLOSE_NOWRITE,
     IN_CREATE,
     IN_DELETE,
@@ -33,6 +52,7 @@ from .inotify import (
     IN_ONLYDIR,
     IN_OPEN,
     IN_Q_OVERFLOW,
+    IN_UNMOUNT,
     InotifyEvent,
     _EventFlags,
     _InotifyBase,
@@ -42,7 +62,7 @@ from .inotify import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Set
+    from typing import Dict, List, Optional, Set, Tuple
 
     from .inotify import PathArg
 
@@ -50,7 +70,14 @@ __all__ = ["InotifyTree", "PathEvent"]
 
 _TRACK = IN_CREATE | IN_DELETE | IN_MOVE | IN_DELETE_SELF | IN_MOVE_SELF
 _DIR_READ = IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE  # our own listings cause these
-_GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EACCES)
+_EVENTS = IN_ALL_EVENTS | IN_UNMOUNT | IN_Q_OVERFLOW | IN_IGNORED  # what *events* may hold
+# The path no longer names a directory: the events still to be read say why.
+_GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
+_INT_MAX = 2**31 - 1
+
+# _pending flags: what to do when a queued directory is settled.
+_REPORT = 1  # report the differences a listing finds (IN_CREATE / IN_DELETE)
+_LIST = 2  # list it even if its watch is the one we knew (an overflow lost events)
 
 
 class PathEvent(namedtuple("PathEvent", "path mask src_path"), _EventFlags):
@@ -70,19 +97,63 @@ class PathEvent(namedtuple("PathEvent", "path mask src_path"), _EventFlags):
         return mask & IN_MOVE == IN_MOVE
 
 
+def _check_events(events: object) -> int:
+    value = check_int("events", events)
+    if value < 0 or value & ~_EVENTS:
+        raise ValueError(
+            f"invalid InotifyTree events mask {value:#x}: only IN_* event bits "
+            "(IN_ALL_EVENTS, IN_UNMOUNT, IN_Q_OVERFLOW, IN_IGNORED)"
+        )
+    return value
+
+
+def _check_move_wait(move_wait: object) -> int:
+    """*move_wait* (seconds) as whole milliseconds, rounded up."""
+    if isinstance(move_wait, bool) or not isinstance(move_wait, numbers.Real):
+        raise TypeError(
+            f"move_wait must be a real number of seconds, not {type(move_wait).__name__!r}"
+        )
+    seconds = float(move_wait)
+    if not seconds >= 0 or math.isinf(seconds):  # NaN fails the comparison
+        raise ValueError(f"move_wait must be a finite number of seconds >= 0, not {move_wait!r}")
+    ms = int(seconds * 1000 + 0.999)
+    if ms > _INT_MAX:
+        raise OverflowError("move_wait is too large (poll(2) takes milliseconds in a C int)")
+    return ms
+
+
+def _root_path(path: PathArg) -> str:
+    name = os.fsdecode(path)  # TypeError for non-paths, as os does
+    if not name:  # the kernel's answer for "" (abspath would make it the cwd)
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    if "\0" in name:
+        raise ValueError("embedded null byte")
+    return os.path.abspath(name)
+
+
 class InotifyTree(_InotifyBase[PathEvent]):
     """Watch directory trees (or single directories with ``recursive=False``).
 
     ``InotifyTree(path)`` watches *path* and, recursively, every directory
     below it; :meth:`watch` adds more roots.  *events* selects what is
-    reported (``IN_*`` bits; the watcher always tracks creations, deletions
-    and moves internally).  Events are :class:`PathEvent`.
+    reported (``IN_*`` event bits, ``ValueError`` for others; the watcher
+    always tracks creations, deletions and moves internally).  Events are
+    :class:`PathEvent`.
 
     The rules, all documented behaviour:
 
-    * **New directories** are watched as soon as their ``IN_CREATE`` is read,
-      then listed: entries that appeared before the watch landed are reported
-      as ``IN_CREATE`` events of their own (no entry is reported twice).
+    * **New directories** are watched as soon as the events that reported
+      them are processed (after each read), then listed: entries that
+      appeared before the watch landed are reported as ``IN_CREATE`` events
+      of their own (no entry is reported twice).
+    * **The tree stays true**: :meth:`paths` equals the real tree once the
+      events are read, whatever was created, renamed or removed meanwhile.
+      When a directory turns out to be elsewhere than the events said (a
+      parent renamed before its new child's event was read, a directory
+      replaced under its old name...), it is listed again by its current
+      path and the differences are reported as ``IN_CREATE`` /
+      ``IN_DELETE``: the events, applied in order, give :meth:`paths`.
+      Deleting or moving out an entry never reported is not reported.
     * **Renames** are one event: ``mask`` has both ``IN_MOVED_FROM`` and
       ``IN_MOVED_TO``, ``path`` is the new path and ``src_path`` the old one
       (the halves are paired by cookie).  The kernel queues both halves back to
@@ -102,6 +173,9 @@ class InotifyTree(_InotifyBase[PathEvent]):
     * Events about a watched subdirectory itself (``IN_OPEN|IN_ISDIR`` with no
       name...) are reported once, by its parent; ``IN_IGNORED`` of internal
       watches is not reported.
+    * A directory that cannot be watched (permission denied, or a second path
+      of a directory already watched, as a bind mount makes) is listed by
+      name but not descended.
     """
 
     def __init__(
@@ -111,7 +185,12 @@ class InotifyTree(_InotifyBase[PathEvent]):
         recursive: bool = True,
         move_wait: float = 0.002,
     ) -> None:
-        events = check_int("events", events)
+        # Every argument is checked before the fd exists.
+        events = _check_events(events)
+        if not isinstance(recursive, int):  # bool is an int
+            raise TypeError(f"recursive must be a bool, not {type(recursive).__name__!r}")
+        move_wait_ms = _check_move_wait(move_wait)
+        root = None if path is None else _root_path(path)
         super().__init__(0)
         self._events = events | IN_Q_OVERFLOW
         self._mask = (events & IN_ALL_EVENTS) | _TRACK | IN_ONLYDIR | IN_DONT_FOLLOW
@@ -119,18 +198,19 @@ class InotifyTree(_InotifyBase[PathEvent]):
         # reads, so listings queue no events of their own (an overflow
         # rescan could otherwise overflow the queue again, forever).
         self._quiet_mask = self._mask & ~_DIR_READ
-        self._quiet: List[str] = []
         self._recursive = bool(recursive)
-        self._move_wait_ms = max(0, int(move_wait * 1000 + 0.999))
+        self._move_wait = float(move_wait)
+        self._move_wait_ms = move_wait_ms
         self._roots: List[str] = []
         self._wd_dir: Dict[int, str] = {}
         self._dir_wd: Dict[str, int] = {}
         self._entries: Dict[str, Dict[str, bool]] = {}  # dir -> {name: is_dir}
+        self._pending: Dict[str, int] = {}  # dir -> _REPORT|_LIST: to settle
         self._from: Optional[InotifyEvent] = None  # an unpaired IN_MOVED_FROM
-        self._rewatching: Set[str] = set()
-        if path is not None:
+        self._out: Optional[List[PathEvent]] = None  # the batch _process fills
+        if root is not None:
             try:
-                self.watch(path)
+                self._watch_root(root)
             except BaseException:
                 self.close()
                 raise
@@ -138,21 +218,20 @@ class InotifyTree(_InotifyBase[PathEvent]):
     # -- public -----------------------------------------------------------
     def watch(self, path: PathArg) -> None:
         """Add the directory *path* (and, if recursive, its subtree)."""
-        root = os.path.abspath(os.fsdecode(path))
-        wd = inotify_add_watch(self.fileno(), root, self._quiet_mask & ~IN_DONT_FOLLOW)
-        self._roots.append(root)
-        self._map(wd, root)
-        self._quiet.append(root)
-        self._entries.setdefault(root, {})
-        self._scan(root, [], report=False)
-        self._unquiet()
+        root = _root_path(path)
+        with self._lock:  # the bookkeeping is the readers' (EventLike's R1)
+            self._watch_root(root)
 
     def paths(self) -> Set[str]:
         """Every path below the roots that the watcher believes exists
-        (what ``os.walk`` would list, roots excluded)."""
-        return {
-            os.path.join(parent, name) for parent, names in self._entries.items() for name in names
-        }
+        (what ``os.walk`` would list, roots excluded): the real tree once
+        the events so far are read."""
+        with self._lock:  # one consistent state, not one a reader is changing
+            return {
+                os.path.join(parent, name)
+                for parent, names in self._entries.items()
+                for name in names
+            }
 
     @property
     def roots(self) -> List[str]:
@@ -160,92 +239,245 @@ class InotifyTree(_InotifyBase[PathEvent]):
         return list(self._roots)
 
     # -- bookkeeping -------------------------------------------------------
-    def _map(self, wd: int, path: str) -> None:
-        old = self._wd_dir.get(wd)
-        if old is not None and old != path and self._dir_wd.get(old) == wd:
-            del self._dir_wd[old]  # the inode we called *old* is at *path*
+    # Kept by the methods below, and true after every settle (the end of
+    # every read batch):
+    #
+    # 1. _wd_dir and _dir_wd are inverse maps; every mapped path is a key of
+    #    _entries; every key of _entries but a root is listed as a directory
+    #    in its parent's entries.
+    # 2. Every directory in _entries has a live watch whose wd maps back to
+    #    it, or is queued in _pending (settled by its current path after
+    #    the next batch: a failed add stays queued, and the events still
+    #    unread will move or drop it), or is a root whose IN_IGNORED was
+    #    reported.  A directory name known in its parent but not a key of
+    #    _entries is one that cannot be watched (see the class docs).
+    # 3. A directory whose watch may have lost its inode (IN_IGNORED or
+    #    IN_MOVE_SELF still believed in place, the target of a rename) is in
+    #    _pending, so its wd is compared with what the path holds now.
+
+    def _watch_root(self, root: str) -> None:
+        fd = self.fileno()
+        # Raises FileNotFoundError, NotADirectoryError, ... for a bad root.
+        inotify_add_watch(fd, root, self._quiet_mask & ~IN_DONT_FOLLOW)
+        if root not in self._roots:
+            self._roots.append(root)
+            self._entries.setdefault(root, {})
+            self._work([], [(root, _LIST)], absorb=False)  # listed without events
+        else:
+            self._work([], [(root, 0)], absorb=False)
+
+    def _mask_for(self, path: str, quiet: bool) -> int:
+        mask = self._quiet_mask if quiet else self._mask
+        return mask & ~IN_DONT_FOLLOW if path in self._roots else mask
+
+    def _queue(self, path: str, flags: int) -> None:
+        self._pending[path] = self._pending.get(path, 0) | flags
+
+    def _new_dir(self, path: str, flags: int) -> None:
+        """A directory just learnt of: watched and listed at the next settle."""
+        if path in self._entries:
+            self._drop(path)  # stale keys of an earlier directory there
+        self._entries[path] = {}
+        self._pending[path] = flags
+
+    def _subtree(self, path: str) -> List[str]:
+        """*path* and the known directories below it, parents first."""
+        if path not in self._entries:
+            return []
+        found = [path]
+        for d in found:  # grows while iterated: a breadth-first walk
+            for name, is_dir in self._entries[d].items():
+                if is_dir:
+                    child = os.path.join(d, name)
+                    if child in self._entries:
+                        found.append(child)
+        return found
+
+    def _drop(self, path: str) -> None:
+        """Forget the directory *path* and everything below it, and remove
+        their watches (their inodes are gone, or out of the tree)."""
+        for d in self._subtree(path):
+            del self._entries[d]
+            self._pending.pop(d, None)
+            wd = self._dir_wd.pop(d, None)
+            if wd is not None:
+                self._wd_dir.pop(wd, None)
+                try:
+                    inotify_rm_watch(self._fd, wd)
+                except OSError:
+                    pass  # already gone with its inode
+
+    def _move(self, src: str, dst: str) -> None:
+        """Re-path the known subtree *src* to *dst*: watches follow inodes, so
+        each keeps its wd; what was queued for settling stays queued."""
+        if dst == src:
+            return
+        if dst.startswith(src.rstrip(os.sep) + os.sep):  # not a real rename
+            self._drop(src)
+            return
+        if dst in self._entries:
+            self._drop(dst)
+        for d in self._subtree(src):
+            new = dst + d[len(src) :]
+            self._entries[new] = self._entries.pop(d)
+            flags = self._pending.pop(d, None)
+            if flags is not None:
+                self._pending[new] = flags
+            wd = self._dir_wd.pop(d, None)
+            if wd is not None:
+                self._dir_wd[new] = wd
+                self._wd_dir[wd] = new
+
+    def _map(self, wd: int, path: str, mask: int) -> bool:
+        """Record that the directory at *path* is watched by *wd* (what
+        ``inotify_add_watch(path)`` just returned).  False if *wd* watches
+        another known path that is the same directory (a bind mount)."""
+        other = self._wd_dir.get(wd)
+        if other is not None and other != path:
+            # The inode we called *other* is at *path*: is it at both?
+            try:
+                again: Optional[int] = inotify_add_watch(
+                    self._fd, other, self._mask_for(other, quiet=False)
+                )
+            except OSError as exc:
+                if exc.errno not in _GONE and exc.errno != errno.EACCES:
+                    raise
+                again = None
+            if again == wd:
+                return False
+            if again is not None and again not in self._wd_dir:
+                inotify_rm_watch(self._fd, again)  # *other*'s settle adds it again
+            del self._dir_wd[other]  # its directory is elsewhere: find it again
+            self._queue(other, _REPORT)
+        old = self._dir_wd.get(path)
+        if old is not None and old != wd:
+            del self._wd_dir[old]  # that inode left *path*
+            try:
+                inotify_rm_watch(self._fd, old)
+            except OSError:
+                pass
         self._wd_dir[wd] = path
         self._dir_wd[path] = wd
-        if old is not None and old != path and old in self._entries:
-            self._rewatch(old)  # so whatever is at *old* is found again
+        return True
 
-    def _rewatch(self, path: str) -> None:
-        """Re-list *path*'s subtree from scratch (its watch went astray)."""
-        if path in self._rewatching:
-            return  # the same inode under two paths (bind mounts)
-        self._rewatching.add(path)
-        try:
-            self._drop(path, rm_watches=False, keep_self=True)
-            self._add_dir(path, [], report=False)
-        finally:
-            self._rewatching.discard(path)
+    def _unwatchable(self, path: str) -> None:
+        """*path* stays a name in its parent, nothing below it is kept."""
+        self._pending.pop(path, None)
+        if path not in self._roots:
+            self._drop(path)
 
-    def _add_dir(self, path: str, out: List[PathEvent], report: bool) -> None:
-        self._entries.setdefault(path, {})
-        try:
-            wd = inotify_add_watch(self._fd, path, self._quiet_mask)
-        except OSError as exc:
-            if exc.errno in _GONE:
-                return  # gone again: its parent's events tell the rest
-            raise
-        self._map(wd, path)
-        self._quiet.append(path)
-        self._scan(path, out, report)
-
+    # -- settling: every path lookup happens here ---------------------------
     def _unquiet(self) -> None:
-        """Give the directories listed since the last call their full mask."""
-        quiet, self._quiet = self._quiet, []
-        for path in quiet:
-            wd = self._dir_wd.get(path)
-            if wd is None:
-                continue
-            mask = self._mask if path not in self._roots else self._mask & ~IN_DONT_FOLLOW
-            try:
-                got = inotify_add_watch(self._fd, path, mask)
-            except OSError as exc:
-                if exc.errno in _GONE:
-                    continue
-                raise
-            if got != wd and got not in self._wd_dir:
-                inotify_rm_watch(self._fd, got)  # another inode took the path
+        """The reader calls this after every batch: settle what it queued
+        (reporting into the list the batch's :meth:`_process` filled)."""
+        out, self._out = self._out, None
+        self._settle(out if out is not None else [])
 
-    def _rescan_all(self, out: List[PathEvent]) -> None:
-        """After an overflow: quiet every watch, list everything again."""
-        for path, wd in list(self._dir_wd.items()):
-            mask = (
-                self._quiet_mask if path not in self._roots else self._quiet_mask & ~IN_DONT_FOLLOW
-            )
-            try:
-                got = inotify_add_watch(self._fd, path, mask)
-            except OSError as exc:
-                if exc.errno in _GONE:
-                    continue
-                raise
-            if got == wd:
-                self._quiet.append(path)
-            elif got not in self._wd_dir:
-                inotify_rm_watch(self._fd, got)
-        for root in self._roots:
-            self._scan(root, out, report=True)
+    def _settle(self, out: List[PathEvent]) -> None:
+        """After a batch: watch and list the queued directories by their
+        current paths, reporting what the listings find into *out*."""
+        self._out = None
+        if self._from is not None or self._fd < 0:
+            return  # a rename's second half is still to come (or closed)
+        if self._pending:
+            self._work(out, [], absorb=True)
 
-    def _scan(self, path: str, out: List[PathEvent], report: bool) -> None:
-        """List *path*: add what is new (reporting creations if *report*),
-        remove what is gone (reporting deletions), recurse into subdirs."""
-        known = self._entries.setdefault(path, {})
+    def _work(self, out: List[PathEvent], first: List[Tuple[str, int]], absorb: bool) -> None:
+        """Resolve *first* and (if *absorb*) everything queued, including
+        what resolving queues; what is not there yet stays queued."""
+        listed: List[str] = []  # listed with the quiet mask, to unquiet
+        retry: Dict[str, int] = {}  # not there (yet): the next settle tries again
+        todo = first
+        rounds = 0
+        try:
+            while True:
+                if absorb and rounds < 64:  # 64: a bound, never reached in practice
+                    todo += self._pending.items()
+                    self._pending = {}
+                if not todo:
+                    break
+                rounds += 1
+                # Parents first: a parent's listing may drop a stale child.
+                todo.sort(key=lambda item: item[0].count(os.sep), reverse=True)
+                while todo:
+                    path, flags = todo.pop()
+                    if path in self._entries:
+                        self._resolve(path, flags, out, listed, retry, todo)
+        finally:
+            for path, flags in retry.items():
+                if path in self._entries:
+                    self._queue(path, flags)
+            self._unquiet_listed(listed)
+
+    def _resolve(
+        self,
+        path: str,
+        flags: int,
+        out: List[PathEvent],
+        listed: List[str],
+        retry: Dict[str, int],
+        todo: List[Tuple[str, int]],
+    ) -> None:
+        """Watch *path* and compare the wd with the one known for it; list
+        it if the wd changed (or it is new, or *flags* has _LIST)."""
+        old = self._dir_wd.get(path)
+        listing = old is None or bool(flags & _LIST)
+        mask = self._mask_for(path, quiet=listing)
+        try:
+            wd = inotify_add_watch(self._fd, path, mask)
+            if wd != old:
+                if not self._map(wd, path, mask):
+                    self._unwatchable(path)  # a second path of a watched directory
+                    return
+                if not listing:
+                    listing = True
+                    mask = self._mask_for(path, quiet=True)
+                    inotify_add_watch(self._fd, path, mask)
+        except OSError as exc:
+            if exc.errno == errno.EACCES:
+                self._unwatchable(path)
+            elif exc.errno in _GONE:
+                if path not in self._roots:  # a root's IN_IGNORED says it
+                    retry[path] = retry.get(path, 0) | flags
+            else:
+                raise
+            return
+        if listing:
+            listed.append(path)
+            self._scan(path, flags, out, retry, todo)
+
+    def _scan(
+        self,
+        path: str,
+        flags: int,
+        out: List[PathEvent],
+        retry: Dict[str, int],
+        todo: List[Tuple[str, int]],
+    ) -> None:
+        """List *path*: add what is new (reporting creations if *flags* has
+        _REPORT), remove what is gone (reporting deletions); its directories
+        go on *todo*, to be watched and compared (listed if new)."""
+        known = self._entries[path]
         try:
             with os.scandir(path) as it:
                 found = {e.name: e.is_dir(follow_symlinks=False) for e in it}
         except OSError as exc:
-            if exc.errno in _GONE:
+            if exc.errno in _GONE:  # moved on since its watch was added
+                retry[path] = retry.get(path, 0) | flags | _LIST
+                return
+            if exc.errno == errno.EACCES:
+                self._unwatchable(path)
                 return
             raise
-        for name in [n for n in known if n not in found or found[n] != known[n]]:
+        report = flags & _REPORT
+        for name in [n for n in known if found.get(n) is not known[n]]:
             child = os.path.join(path, name)
             was_dir = known.pop(name)
             if was_dir:
-                self._drop(child, rm_watches=True)
+                self._drop(child)
             if report:
                 self._emit(out, child, IN_DELETE | (IN_ISDIR if was_dir else 0))
+        subdirs: List[Tuple[str, int]] = []
         for name, is_dir in found.items():
             child = os.path.join(path, name)
             if name not in known:
@@ -253,47 +485,53 @@ class InotifyTree(_InotifyBase[PathEvent]):
                 if report:
                     self._emit(out, child, IN_CREATE | (IN_ISDIR if is_dir else 0))
                 if is_dir and self._recursive:
-                    self._add_dir(child, out, report)
+                    if child in self._entries and child not in self._roots:
+                        self._drop(child)  # stale keys of an earlier directory there
+                    self._entries.setdefault(child, {})  # (a root keeps its own)
+                    subdirs.append((child, flags & _REPORT))
             elif is_dir and self._recursive:
-                if child in self._dir_wd:
-                    self._scan(child, out, report)
-                else:
-                    self._add_dir(child, out, report)
+                if child in self._entries:
+                    subdirs.append((child, flags))
+                elif flags & _LIST:  # could not be watched before: try again
+                    self._entries[child] = {}
+                    subdirs.append((child, flags))
+        todo.extend(reversed(subdirs))  # popped from the end: in listing order
 
-    def _drop(self, path: str, rm_watches: bool, keep_self: bool = False) -> None:
-        """Forget the directory *path* and everything below it."""
-        prefix = path + os.sep
-        for d in [d for d in self._entries if d == path or d.startswith(prefix)]:
-            if not (keep_self and d == path):
-                del self._entries[d]
-            else:
-                self._entries[d] = {}
-            wd = self._dir_wd.pop(d, None)
-            if wd is not None:
-                self._wd_dir.pop(wd, None)
-                if rm_watches:
+    def _unquiet_listed(self, listed: List[str]) -> None:
+        """Give the directories just listed their full mask back."""
+        for path in listed:
+            wd = self._dir_wd.get(path)
+            if wd is None:
+                continue  # dropped since
+            try:
+                got = inotify_add_watch(self._fd, path, self._mask_for(path, quiet=False))
+            except OSError as exc:
+                if exc.errno in _GONE or exc.errno == errno.EACCES:
+                    self._queue(path, _REPORT)  # moved on: found (and unquieted) again
+                    continue
+                raise
+            if got != wd:  # another inode took the path meanwhile
+                if got not in self._wd_dir:
                     try:
-                        inotify_rm_watch(self._fd, wd)
+                        inotify_rm_watch(self._fd, got)  # its IN_IGNORED wakes a reader
                     except OSError:
-                        pass  # already gone with its inode
+                        pass
+                self._queue(path, _REPORT)
 
-    def _move(self, src: str, dst: str) -> None:
-        """Re-path the known subtree *src* to *dst* (watches follow inodes)."""
-        prefix = src + os.sep
-        for d in [d for d in self._entries if d == src or d.startswith(prefix)]:
-            new = dst + d[len(src) :]
-            self._entries[new] = self._entries.pop(d)
-            wd = self._dir_wd.pop(d, None)
-            if wd is not None:
-                self._dir_wd[new] = wd
-                self._wd_dir[wd] = new
+    def _rescan_all(self, out: List[PathEvent]) -> None:
+        """After an overflow: list everything again at the settle (every
+        watch is compared, every directory listed, differences reported)."""
+        for root in self._roots:
+            if root in self._entries:
+                self._queue(root, _LIST | _REPORT)
 
     def _emit(self, out: List[PathEvent], path: str, mask: int, src: Optional[str] = None) -> None:
         if mask & self._events and not (mask & IN_ISDIR and mask & _DIR_READ):
             out.append(PathEvent(path, mask, src))
 
-    # -- event processing ----------------------------------------------------
+    # -- event processing: bookkeeping only, no path lookups ------------------
     def _unpaired_from(self, out: List[PathEvent]) -> None:
+        """The pending IN_MOVED_FROM has no other half: moved out."""
         ev = self._from
         self._from = None
         assert ev is not None
@@ -301,11 +539,17 @@ class InotifyTree(_InotifyBase[PathEvent]):
         if base is None:
             return
         path = os.path.join(base, ev[3])
-        if self._entries.get(base, {}).pop(ev[3], False):
-            self._drop(path, rm_watches=True)
+        was = self._entries.get(base, {}).pop(ev[3], None)
+        if was is None:
+            return  # never reported: nothing the user knows left
+        if was:
+            self._drop(path)
         self._emit(out, path, ev[1])
 
     def _process(self, events: List[InotifyEvent], out: List[PathEvent]) -> None:
+        """Apply *events*, in order, to the bookkeeping; report into *out*.
+        Directories to watch or check are queued for :meth:`_settle`."""
+        self._out = out
         entries = self._entries
         for ev in events:
             wd, mask, cookie, name = ev
@@ -319,35 +563,60 @@ class InotifyTree(_InotifyBase[PathEvent]):
             if base is None:
                 continue  # a watch already forgotten (its IN_IGNORED, say)
             if mask & IN_IGNORED:
-                if base in self._roots:
-                    out.append(PathEvent(base, mask, None))  # the root is gone
+                del self._wd_dir[wd]
                 if self._dir_wd.get(base) == wd:
                     del self._dir_wd[base]
-                del self._wd_dir[wd]
+                if base in self._roots:
+                    out.append(PathEvent(base, mask, None))  # the root is gone
+                else:
+                    # Its IN_DELETE follows (rmdir queues IN_IGNORED first),
+                    # or the wd was not the inode at *base*: check.
+                    self._queue(base, _REPORT)
                 continue
             if not name:
                 if base in self._roots:
                     self._emit(out, base, mask)
+                elif mask & IN_MOVE_SELF:
+                    self._queue(base, _REPORT)  # is it where we believe?
                 continue  # a subdirectory's own event: its parent reports it
             path = os.path.join(base, name)
             is_dir = bool(mask & IN_ISDIR)
-            known = entries.setdefault(base, {})
+            known = entries.setdefault(base, {})  # (a mapped dir is always there)
             if mask & IN_CREATE:
-                if known.get(name) is is_dir and (not is_dir or path in entries):
-                    continue  # already listed by a scan
+                was = known.get(name)
+                if was is is_dir:  # already listed by a settle
+                    if is_dir and path in entries:
+                        self._queue(path, _REPORT)
+                    continue
+                if was is not None:  # the other kind was there: its end was missed
+                    del known[name]
+                    if was:
+                        self._drop(path)
+                    self._emit(out, path, IN_DELETE | (IN_ISDIR if was else 0))
                 known[name] = is_dir
                 self._emit(out, path, mask)
                 if is_dir and self._recursive:
-                    self._add_dir(path, out, report=True)
+                    self._new_dir(path, _REPORT)
             elif mask & IN_DELETE:
-                if known.pop(name, False):
-                    self._drop(path, rm_watches=True)
+                was = known.pop(name, None)
+                if was is None:
+                    continue  # never reported (or a listing already did)
+                if was:
+                    self._drop(path)
                 self._emit(out, path, mask)
             elif mask & IN_MOVED_FROM:
                 self._from = ev
             elif mask & IN_MOVED_TO:
                 self._moved_to(ev, base, path, is_dir, out)
             else:
+                if (
+                    mask & IN_ATTRIB
+                    and is_dir
+                    and self._recursive
+                    and known.get(name)
+                    and path not in entries
+                ):
+                    self._new_dir(path, _REPORT)  # unwatchable before: permissions changed?
                 self._emit(out, path, mask)
 
     def _moved_to(
@@ -355,25 +624,28 @@ class InotifyTree(_InotifyBase[PathEvent]):
     ) -> None:
         src_ev, self._from = self._from, None
         known = self._entries.setdefault(base, {})
+        src = None
         src_base = self._wd_dir.get(src_ev[0]) if src_ev is not None else None
-        if src_ev is None or src_base is None:  # moved in from outside
-            known[ev[3]] = is_dir
+        if src_ev is not None and src_base is not None:
+            src_was = self._entries.setdefault(src_base, {}).pop(src_ev[3], None)
+            if src_was is not None:
+                src = os.path.join(src_base, src_ev[3])
+                if src_was and not is_dir:  # (stale: it was a directory)
+                    self._drop(src)
+        was = known.pop(ev[3], None)
+        if was and not (src is not None and is_dir):
+            self._drop(path)  # replaced (a moved-in directory is listed afresh)
+        known[ev[3]] = is_dir
+        if src is None:  # moved in from outside (or from a place never listed)
             self._emit(out, path, ev[1])
             if is_dir and self._recursive:
-                self._drop(path, rm_watches=False)
-                self._add_dir(path, out, report=False)
+                self._new_dir(path, 0)
             return
-        src = os.path.join(src_base, src_ev[3])
-        self._entries.get(src_base, {}).pop(src_ev[3], None)
-        old = known.pop(ev[3], None)
-        if old:
-            self._drop(path, rm_watches=True)  # replaced an (empty) directory
-        known[ev[3]] = is_dir
         self._emit(out, path, ev[1] | IN_MOVED_FROM, src)
-        if is_dir:
-            self._move(src, path)
-            if self._recursive and path not in self._dir_wd:
-                self._add_dir(path, out, report=True)
+        if is_dir and self._recursive:
+            self._move(src, path)  # drops what it replaced (an empty directory)
+            self._entries.setdefault(path, {})
+            self._queue(path, _REPORT)  # its wd should be the inode that moved
 
     def _read_once(self) -> List[PathEvent]:
         """One read (plus the short wait for a rename's second half);

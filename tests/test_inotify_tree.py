@@ -7,17 +7,22 @@ import random
 import shutil
 
 import pytest
-from conftest import open_fds
+from conftest import in_child, open_fds
 from test_inotify import raised_queue
 
+import butter.inotify
 from butter.inotify import (
+    IN_ALL_EVENTS,
     IN_CLOSE_WRITE,
     IN_CREATE,
     IN_DELETE,
+    IN_IGNORED,
     IN_ISDIR,
     IN_MOVED_FROM,
     IN_MOVED_TO,
+    IN_ONESHOT,
     IN_Q_OVERFLOW,
+    IN_UNMOUNT,
     InotifyTree,
     PathEvent,
 )
@@ -37,6 +42,92 @@ def drain(tree: InotifyTree, quiet: float = 0.2) -> list[PathEvent]:
         if ev is None:
             return events
         events.append(ev)
+
+
+def under(path: str, tops: set[str]) -> bool:
+    while path not in tops:
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+    return True
+
+
+def replay(start: set[str], events: list[PathEvent]) -> tuple[set[str], set[str], list[str]]:
+    """Apply *events* in order to *start* (a ``paths()``): return the view
+    they give, the directories moved in from outside (their contents are
+    listed without events, so the view says nothing below them), and every
+    event that does not fit: a creation of what exists, a deletion, move
+    or rename of what does not."""
+    view = set(start)
+    opaque: set[str] = set()
+    problems: list[str] = []
+
+    def below(p: str) -> set[str]:
+        return {x for x in view if x.startswith(p + os.sep)}
+
+    def remove(p: str) -> None:
+        view.discard(p)
+        view.difference_update(below(p))
+        opaque.difference_update({o for o in opaque if o == p or o.startswith(p + os.sep)})
+
+    for i, ev in enumerate(events):
+        p, strict = ev.path, not under(ev.path, opaque)
+        if ev.overflow_event or ev.ignored_event:
+            continue
+        if ev.rename_event:
+            src = ev.src_path
+            assert src is not None
+            if src not in view and not under(src, opaque):
+                problems.append(f"event {i}: rename of unknown {src}")
+            moved = {p + x[len(src) :] for x in below(src)}
+            tops = {p + o[len(src) :] for o in opaque if o == src or o.startswith(src + os.sep)}
+            if under(src, opaque):  # from inside a directory listed without events
+                tops.add(p)
+            remove(src)
+            remove(p)
+            view.add(p)
+            view.update(moved)
+            opaque.update(tops)
+        elif ev.moved_from_event:
+            if p not in view and strict:
+                problems.append(f"event {i}: moved out unknown {p}")
+            remove(p)
+        elif ev.moved_to_event:
+            remove(p)
+            view.add(p)
+            if ev.is_dir_event:
+                opaque.add(p)
+        elif ev.create_event:
+            if p in view and strict:
+                problems.append(f"event {i}: created twice {p}")
+            view.add(p)
+        elif ev.delete_event:
+            if p not in view and strict:
+                problems.append(f"event {i}: deleted unknown {p}")
+            remove(p)
+    return view, opaque, problems
+
+
+def assert_consistent(tree: InotifyTree, root, start: set[str], events: list[PathEvent]) -> None:
+    """paths() is the real tree, and the events, replayed onto the first
+    paths(), give it: each change reported once, at its real path."""
+    believed = tree.paths()
+    assert believed == walk_paths(root)
+    view, opaque, problems = replay(start, events)
+    assert problems == []
+    assert {p for p in view if not under(os.path.dirname(p), opaque)} == {
+        p for p in believed if not under(os.path.dirname(p), opaque)
+    }
+
+
+def assert_reports_in_every_dir(tree: InotifyTree, root) -> None:
+    """A file created in any real directory is reported, at its path."""
+    wanted = set()
+    for d, _, _ in os.walk(root):
+        wanted.add(os.path.join(d, "probe"))
+        open(os.path.join(d, "probe"), "w").close()
+    assert {e.path for e in drain(tree) if e.create_event} == wanted
 
 
 def test_initial_scan_and_basic_events(tmp_path):
@@ -207,3 +298,258 @@ def test_bad_root(tmp_path):
     with pytest.raises(TypeError):
         InotifyTree(42)  # type: ignore[arg-type]
     assert open_fds() == before
+
+
+# -- the tree stays true when events are read late (issue 7) ----------------------
+# Events name paths as they were; when they are read the paths may hold
+# something else.  Each test below failed before the watcher settled every
+# batch by current paths: a directory lost its watch, paths() lost entries,
+# or events named paths that never held what they reported.
+
+
+def test_parent_renamed_before_new_childs_event_is_read(tmp_path):
+    """The reported case: mkdir a/b; mv a c; mkdir c/b/x, then read."""
+    (tmp_path / "a").mkdir()
+    with InotifyTree(tmp_path) as t:
+        start = t.paths()
+        (tmp_path / "a" / "b").mkdir()
+        os.rename(tmp_path / "a", tmp_path / "c")
+        (tmp_path / "c" / "b" / "x").mkdir()
+        events = drain(t)
+        assert_consistent(t, tmp_path, start, events)
+        (tmp_path / "c" / "b" / "f").touch()
+        assert [e.path for e in drain(t) if e.create_event] == [str(tmp_path / "c/b/f")]
+        assert_reports_in_every_dir(t, tmp_path)
+
+
+def test_deep_new_dir_then_ancestor_renamed(tmp_path):
+    """The failed add of a new directory deep below a renamed ancestor."""
+    with InotifyTree(tmp_path) as t:
+        start = t.paths()
+        (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+        events = drain(t)
+        (tmp_path / "a" / "b" / "c" / "d").mkdir()
+        os.rename(tmp_path / "a", tmp_path / "z")
+        events += drain(t)
+        assert_consistent(t, tmp_path, start, events)
+        assert_reports_in_every_dir(t, tmp_path)
+
+
+def test_moved_in_dir_renamed_with_new_child(tmp_path):
+    """A directory moved in, renamed, given a child, renamed again."""
+    root, outside = tmp_path / "root", tmp_path / "out"
+    root.mkdir()
+    (outside / "m").mkdir(parents=True)
+    with InotifyTree(root) as t:
+        os.rename(outside / "m", root / "m")
+        drain(t)
+        os.rename(root / "m", root / "n")
+        (root / "n" / "child").mkdir()
+        os.rename(root / "n", root / "o")
+        drain(t)
+        assert t.paths() == walk_paths(root)
+        assert_reports_in_every_dir(t, root)
+
+
+def test_name_reused_after_rename(tmp_path):
+    """mkdir a/b; mv a/b a/c; mkdir a/b: two directories, one name."""
+    (tmp_path / "a").mkdir()
+    with InotifyTree(tmp_path) as t:
+        start = t.paths()
+        (tmp_path / "a" / "b").mkdir()
+        (tmp_path / "a" / "b" / "old").touch()
+        os.rename(tmp_path / "a" / "b", tmp_path / "a" / "c")
+        (tmp_path / "a" / "b").mkdir()
+        (tmp_path / "a" / "b" / "new").touch()
+        events = drain(t)
+        assert_consistent(t, tmp_path, start, events)
+        assert_reports_in_every_dir(t, tmp_path)
+
+
+def test_events_name_the_directory_they_happen_in(tmp_path):
+    """A directory's watch was added by a path that, by then, held another
+    directory: its events must not be reported under the old path."""
+    (tmp_path / "d1").mkdir()
+    with InotifyTree(tmp_path) as t:
+        start = t.paths()
+        (tmp_path / "d1" / "d9").mkdir()
+        os.rename(tmp_path / "d1" / "d9", tmp_path / "t14")
+        (tmp_path / "d1" / "d15").mkdir()
+        os.rename(tmp_path / "d1" / "d15", tmp_path / "t18")
+        os.rename(tmp_path / "t18", tmp_path / "d1" / "d9")
+        (tmp_path / "d1" / "d9" / "d25").mkdir()
+        events = drain(t)
+        assert_consistent(t, tmp_path, start, events)
+        assert_reports_in_every_dir(t, tmp_path)
+
+
+def test_rename_over_a_directory_reports_each_entry_once(tmp_path):
+    """A directory never watched (its parent was renamed first) replaces an
+    empty directory: what it holds is reported once."""
+    with InotifyTree(tmp_path) as t:
+        start = t.paths()
+        (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+        os.rename(tmp_path / "a", tmp_path / "r")
+        (tmp_path / "r" / "b" / "c" / "d" / "e").mkdir(parents=True)
+        events = drain(t)
+        (tmp_path / "target").mkdir()
+        os.rename(tmp_path / "r" / "b" / "c" / "d", tmp_path / "target")
+        events += drain(t)
+        created = [e.path for e in events if e.create_event]
+        assert len(created) == len(set(created))
+        assert_consistent(t, tmp_path, start, events)
+        assert_reports_in_every_dir(t, tmp_path)
+
+
+def test_nothing_unreported_is_reported_gone(tmp_path):
+    """Entries the user never heard of are not reported deleted or moved."""
+    root, outside = tmp_path / "root", tmp_path / "out"
+    (root / "d30").mkdir(parents=True)
+    (outside / "d39" / "d40").mkdir(parents=True)
+    with InotifyTree(root) as t:
+        start = t.paths()
+        os.rename(outside / "d39", root / "d30" / "i42")  # listed without events
+        events = drain(t)
+        (root / "r47").mkdir()
+        os.rename(root / "d30", root / "r47" / "r51")
+        os.rename(root / "r47" / "r51" / "i42" / "d40", root / "r47" / "r52")
+        events += drain(t)
+        assert_consistent(t, root, start, events)
+        shutil.rmtree(root / "r47")
+        events += drain(t)
+        assert_consistent(t, root, start, events)
+
+
+def test_overflow_with_swapped_directories(tmp_path):
+    """Two directories swap names while the queue is overflowing: the
+    rescan finds each one's watch by its path, not by the old map."""
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"in_{name}").touch()
+    with raised_queue(16):
+        t = InotifyTree(tmp_path)
+    with t:
+        for k in range(40):
+            (tmp_path / f"f{k}").touch()  # the queue overflows
+        os.rename(tmp_path / "a", tmp_path / "tmp")
+        os.rename(tmp_path / "b", tmp_path / "a")
+        os.rename(tmp_path / "tmp", tmp_path / "b")
+        events = drain(t)
+        assert any(e.overflow_event for e in events)
+        assert t.paths() == walk_paths(tmp_path)
+        (tmp_path / "a" / "new").touch()
+        assert [e.path for e in drain(t) if e.create_event] == [str(tmp_path / "a/new")]
+        assert_reports_in_every_dir(t, tmp_path)
+
+
+def test_subtree_renamed_and_its_old_name_rebuilt(tmp_path):
+    """mkdir -p p/c; mv p q; mkdir -p p/c; then a child in each c."""
+    with InotifyTree(tmp_path) as t:
+        start = t.paths()
+        (tmp_path / "p" / "c").mkdir(parents=True)
+        os.rename(tmp_path / "p", tmp_path / "q")
+        (tmp_path / "p" / "c").mkdir(parents=True)
+        (tmp_path / "q" / "c" / "x").mkdir()
+        (tmp_path / "p" / "c" / "y").mkdir()
+        events = drain(t)
+        assert_consistent(t, tmp_path, start, events)
+        assert_reports_in_every_dir(t, tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="bind mounts need root")
+def test_bind_mounts_listed_not_descended(tmp_path):
+    """A directory reachable by two paths (a bind mount; here also the tree
+    mounted inside itself) has one watch: the second path is listed by name
+    and not descended, so nothing loops and each event is reported once."""
+    from butter import clone, system
+
+    root = tmp_path / "root"
+    for d in ("real/sub", "alias", "loop"):
+        (root / d).mkdir(parents=True)
+
+    def child() -> tuple[set[str], list[str]]:
+        clone.unshare(clone.CLONE_NEWNS)
+        system.mount(None, "/", None, system.MS_REC | system.MS_PRIVATE)
+        system.mount(str(root / "real"), str(root / "alias"), None, system.MS_BIND)
+        system.mount(str(root), str(root / "loop"), None, system.MS_BIND)
+        with InotifyTree(root) as t:
+            paths = t.paths()
+            (root / "real" / "sub" / "f").touch()
+            created = [e.path for e in drain(t) if e.create_event]
+        return paths, created
+
+    paths, created = in_child(child)
+    top = {str(root / d) for d in ("real", "alias", "loop")}
+    assert top <= paths
+    assert not any(p.startswith(str(root / "loop") + os.sep) for p in paths)
+    subs = {str(root / "real/sub"), str(root / "alias/sub")} & paths
+    assert len(subs) == 1  # one of the two paths is descended
+    assert created == [os.path.join(subs.pop(), "f")]
+
+
+# -- constructor checks (issue 7, item 8) ------------------------------------------
+
+
+@pytest.fixture
+def no_fd(monkeypatch):
+    """Fail the test if an inotify fd is created."""
+
+    def refuse(flags: int = 0) -> int:
+        raise AssertionError("an inotify fd was created before the arguments were checked")
+
+    monkeypatch.setattr(butter.inotify, "inotify_init", refuse)
+
+
+@pytest.mark.parametrize("path", ["", b""])
+def test_empty_path_is_enoent(tmp_path, path, no_fd):
+    """As Inotify().watch(""): the kernel's ENOENT, not the current directory."""
+    with pytest.raises(FileNotFoundError):
+        InotifyTree(path)
+
+
+def test_empty_path_to_watch(tmp_path):
+    with InotifyTree(tmp_path) as t, pytest.raises(FileNotFoundError):
+        t.watch("")
+    with butter.inotify.Inotify() as i, pytest.raises(FileNotFoundError):
+        i.watch("")  # the same answer
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"events": 0x80000000}, ValueError, "events"),  # IN_ONESHOT: not an event
+        ({"events": IN_ONESHOT | IN_CREATE}, ValueError, "events"),
+        ({"events": IN_ISDIR}, ValueError, "events"),
+        ({"events": -1}, ValueError, "events"),
+        ({"events": "all"}, TypeError, "events"),
+        ({"events": True}, TypeError, "events"),
+        ({"move_wait": "x"}, TypeError, "move_wait must be a real number"),
+        ({"move_wait": None}, TypeError, "move_wait must be a real number"),
+        ({"move_wait": float("nan")}, ValueError, "move_wait"),
+        ({"move_wait": -0.001}, ValueError, "move_wait"),
+        ({"move_wait": float("inf")}, ValueError, "move_wait"),
+        ({"move_wait": 1e30}, OverflowError, "move_wait"),
+        ({"recursive": "yes"}, TypeError, "recursive must be a bool"),
+        ({"recursive": None}, TypeError, "recursive must be a bool"),
+    ],
+)
+def test_bad_arguments_before_any_fd(tmp_path, kwargs, error, match, no_fd):
+    with pytest.raises(error, match=match):
+        InotifyTree(tmp_path, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"events": 0},
+        {"events": IN_ALL_EVENTS | IN_UNMOUNT | IN_Q_OVERFLOW | IN_IGNORED},
+        {"move_wait": 0},
+        {"move_wait": 1},
+        {"recursive": 0},
+    ],
+)
+def test_good_arguments(tmp_path, kwargs):
+    with InotifyTree(tmp_path, **kwargs) as t:
+        (tmp_path / "x").mkdir()
+        drain(t, quiet=0.05)
+        assert t.paths() == {str(tmp_path / "x")}
