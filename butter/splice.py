@@ -272,6 +272,10 @@ def vmsplice(fd: FdArg, buffers: Buffers, flags: int = 0, *, zero_copy: bool = F
 
 
 # -- the copy helper -----------------------------------------------------------
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_EIO = _errno.EIO
+
+
 def _make_pipe(size: Optional[int]) -> Tuple[int, int, int]:
     """A close-on-exec pipe of about *size* bytes: ``(r, w, capacity)``."""
     r, w = os.pipe2(os.O_CLOEXEC)
@@ -280,7 +284,7 @@ def _make_pipe(size: Optional[int]) -> Tuple[int, int, int]:
             try:
                 cap = _fcntl.fcntl(w, F_SETPIPE_SZ, DEFAULT_PIPE_SIZE)
             except OSError:  # EPERM: over the per-user pipe budget
-                cap = _fcntl.fcntl(w, F_GETPIPE_SZ)
+                cap = _fcntl.fcntl(w, F_GETPIPE_SZ)  # may be as small as 2 pages
         else:
             cap = _fcntl.fcntl(w, F_SETPIPE_SZ, size)
     except BaseException:
@@ -319,7 +323,40 @@ def _check_copy_args(
 
 
 class _Pump:
-    """State shared by the sync and asyncio copy loops."""
+    """The copy loop shared by :func:`splice_copy` and its asyncio variant.
+
+    When one end already is a pipe, the data is spliced straight from
+    *src* to *dst* (nothing is held in between).  Otherwise it goes through
+    a private pipe: a *fill* splices *src* into the pipe, a *drain* splices
+    the pipe into *dst*.  Through the private pipe, this is what keeps the
+    copy from deadlocking, whatever the pipe size and the fd kinds:
+
+        **The pump never sleeps on src while its pipe holds undelivered
+        bytes.**
+
+    A pipe's room is counted in pages (one per pipe buffer), not in bytes:
+    a socket can spread a few bytes over many buffers, a file read at an
+    odd offset takes one page more than its length.  So no byte count can
+    promise that a fill fits next to data already in the pipe, and a fill
+    that waits for room while nobody drains waits forever; a fill that
+    waits for more input while holding a message its peer is waiting for
+    waits forever too.  Two loops keep the invariant:
+
+    * the C pump (``butter_splice_pump``) reads one chunk ahead, so a chunk
+      goes out with ``SPLICE_F_MORE`` only when more data really follows.
+      It runs only when its fills cannot sleep: always with
+      ``SPLICE_F_NONBLOCK`` (no wait for room: on ``EAGAIN`` it delivers
+      all it holds, then says ``EAGAIN``, with the pipe empty), and only
+      from sources that never wait for a peer (regular files, block
+      devices) or that are non-blocking;
+    * :meth:`_drain_then_fill`, for the others (a blocking socket, a tty),
+      delivers everything in the pipe before each fill, and fills only an
+      empty pipe.
+
+    :meth:`step` returns 0 when the copy is done, 1 after moving *budget*
+    bytes (call it again), -1 after ``EAGAIN`` (wait for what :meth:`waits`
+    names, then call it again); any other error raises ``OSError``.
+    """
 
     __slots__ = (
         "budget",
@@ -332,6 +369,7 @@ class _Pump:
         "out_mode",
         "pipe_r",
         "pipe_w",
+        "read_ahead",
         "state",
     )
 
@@ -351,38 +389,119 @@ class _Pump:
             src, dst, count, src_offset, dst_offset, pipe_size
         )
         self.fd_in, self.fd_out, self.limit = fd_in, fd_out, limit
-        self.in_mode = os.fstat(fd_in).st_mode
+        self.in_mode = in_mode = os.fstat(fd_in).st_mode
         self.out_mode = os.fstat(fd_out).st_mode
-        if stat.S_ISFIFO(self.in_mode) or stat.S_ISFIFO(self.out_mode):
-            # One end is a pipe already: splice straight through.
-            pipe_fd = fd_in if stat.S_ISFIFO(self.in_mode) else fd_out
-            self.chunk = pipe_size or _fcntl.fcntl(pipe_fd, F_GETPIPE_SZ)
-        else:
-            # The pump keeps one chunk in flight and reads the next one
-            # ahead (see _cffi_src/splice.csrc.c): a chunk is half the pipe.
-            self.pipe_r, self.pipe_w, cap = _make_pipe(pipe_size)
-            self.chunk = max(cap // 2, 4096)
         st = ffi.new("struct butter_pump *")
         st.in_off = off_in
         st.out_off = off_out
         self.state = st
         self.flags = flags
         self.budget = budget
+        self.read_ahead = False
+        if stat.S_ISFIFO(in_mode) or stat.S_ISFIFO(self.out_mode):
+            pipe_fd = fd_in if stat.S_ISFIFO(in_mode) else fd_out
+            self.chunk = pipe_size or _fcntl.fcntl(pipe_fd, F_GETPIPE_SZ)
+            return
+        self.pipe_r, self.pipe_w, cap = _make_pipe(pipe_size)
+        # Invariant: the pump never sleeps on src while its pipe holds
+        # undelivered bytes.  The C pump fills a pipe that still holds the
+        # previous chunk, so it runs only where no fill can sleep: with
+        # SPLICE_F_NONBLOCK (no wait for room) from a source that never
+        # waits for a peer.  Reading ahead also needs two chunks of a page.
+        never_sleeps = stat.S_ISREG(in_mode) or stat.S_ISBLK(in_mode) or not os.get_blocking(fd_in)
+        if never_sleeps and cap >= 2 * _PAGE:
+            self.read_ahead = True
+            self.flags = flags | SPLICE_F_NONBLOCK
+            self.chunk = cap // 2
+        else:
+            self.chunk = cap
 
     def step(self) -> int:
-        """Run the C loop: 0 done, 1 budget used up, -1 failed (errno)."""
-        r: int = lib.butter_splice_pump(
-            self.state,
-            self.fd_in,
-            self.pipe_r,
-            self.pipe_w,
-            self.fd_out,
-            self.chunk,
-            self.limit,
-            self.budget,
-            self.flags,
-        )
-        return r
+        """Copy until done (0), out of budget (1) or ``EAGAIN`` (-1)."""
+        if self.pipe_w >= 0 and not self.read_ahead:
+            return self._drain_then_fill()
+        while True:
+            r: int = lib.butter_splice_pump(
+                self.state,
+                self.fd_in,
+                self.pipe_r,
+                self.pipe_w,
+                self.fd_out,
+                self.chunk,
+                self.limit,
+                self.budget,
+                self.flags,
+            )
+            if r >= 0:
+                return r
+            err = ffi.errno
+            if err == _EAGAIN:
+                return -1
+            if err != _EINTR:
+                raise_errno(err)
+
+    def _drain_then_fill(self) -> int:
+        """fd_in -> private pipe -> fd_out, one pipeful at a time.
+
+        Keeps the invariant by construction: everything spliced into the
+        pipe is delivered before the next fill, so the fill (the only
+        splice here that may sleep on fd_in) always finds the pipe empty,
+        and an empty pipe always has room.
+        """
+        splice = _splice
+        st = self.state
+        fd_in, fd_out, pipe_r, pipe_w = self.fd_in, self.fd_out, self.pipe_r, self.pipe_w
+        flags, chunk, limit = self.flags, self.chunk, self.limit
+        in_off, out_off, pending, done = st.in_off, st.out_off, st.pending, st.done
+        stop = done + self.budget if self.budget >= 0 else -1
+        try:
+            while True:
+                while pending:  # drain: may wait for fd_out, which consumes
+                    n: int = splice(pipe_r, -1, fd_out, out_off, pending, flags)
+                    if n > 0:
+                        if out_off >= 0:
+                            out_off += n
+                        pending -= n
+                        done += n
+                        continue
+                    if n == 0:  # the pipe holds data: cannot happen
+                        raise_errno(_EIO)
+                    err = ffi.errno
+                    if err == _EAGAIN:
+                        st.side = 1
+                        return -1
+                    if err != _EINTR:
+                        raise_errno(err)
+                want = chunk
+                if limit >= 0 and limit - done < want:
+                    want = limit - done
+                if st.eof or want == 0:
+                    return 0
+                if stop >= 0 and done >= stop:
+                    return 1
+                # Fill.  The pipe is empty: waiting here for fd_in holds
+                # nothing back, and there is room for at least one buffer.
+                n = splice(fd_in, in_off, pipe_w, -1, want, flags)
+                if n > 0:
+                    if in_off >= 0:
+                        in_off += n
+                    pending = n
+                elif n == 0:
+                    st.eof = 1
+                else:
+                    err = ffi.errno
+                    if err == _EAGAIN:
+                        st.side = 0
+                        return -1
+                    if err != _EINTR:
+                        raise_errno(err)
+        finally:
+            st.in_off, st.out_off, st.pending, st.done = in_off, out_off, pending, done
+
+    @property
+    def done(self) -> int:
+        """Bytes delivered to fd_out so far."""
+        return int(self.state.done)
 
     def close(self) -> None:
         for fd in (self.pipe_r, self.pipe_w):
@@ -391,19 +510,16 @@ class _Pump:
         self.pipe_r = self.pipe_w = -1
 
     def waits(self) -> List[Tuple[int, bool]]:
-        """After EAGAIN: the ``(fd, want_write)`` pairs to wait for."""
+        """After ``EAGAIN``: the ``(fd, want_write)`` pairs to wait for, in
+        turn.  Regular files are left out: poll always finds them ready
+        (and epoll refuses them)."""
         if self.pipe_w >= 0:
-            if self.state.side:
-                return [(self.fd_out, True)]
-            return [(self.fd_in, False)]
-        # Straight through: we cannot tell which end said EAGAIN.  Regular
-        # files never do (and epoll refuses them).
-        waits = []
-        if not stat.S_ISREG(self.out_mode):
-            waits.append((self.fd_out, True))
-        if not stat.S_ISREG(self.in_mode):
-            waits.append((self.fd_in, False))
-        return waits
+            waits = [(self.fd_out, True)] if self.state.side else [(self.fd_in, False)]
+        else:
+            # Straight through: either end may have said EAGAIN.
+            waits = [(self.fd_out, True), (self.fd_in, False)]
+        in_mode, out_mode = self.in_mode, self.out_mode
+        return [(fd, w) for fd, w in waits if not stat.S_ISREG(out_mode if w else in_mode)]
 
 
 def _wait_fd(fd: int, write: bool) -> None:
@@ -432,24 +548,26 @@ def splice_copy(
     stops after that many bytes; offsets work as in :func:`splice` (the
     fds' positions advance when they are ``None``).
 
+    Any pipe size works.  Bytes read are delivered before the copy waits
+    for more input, so a peer that answers a message before sending the
+    next one gets it at once; bytes read from a file go out with
+    ``SPLICE_F_MORE`` only while more data is known to follow.
+
     Partial transfers are resumed; non-blocking fds are waited for with
     ``poll(2)``; ``EINTR`` is retried after running signal handlers.  Any
     other error raises ``OSError`` (the bytes already in flight are then
     lost, as with a failed ``write``).
     """
+    # The budget brings the C loop back to Python now and then, where
+    # signal handlers run (KeyboardInterrupt during a long file copy).
     pump = _Pump(src, dst, count, src_offset, dst_offset, pipe_size, SPLICE_F_MOVE, 1 << 26)
     try:
-        step = pump.step
         while True:
-            r = step()
+            r = pump.step()
             if r == 0:
-                return int(pump.state.done)
+                return pump.done
             if r < 0:
-                err = ffi.errno
-                if err == _EAGAIN:
-                    for fd, write in pump.waits():
-                        _wait_fd(fd, write)
-                elif err != _EINTR:
-                    raise_errno(err)
+                for fd, write in pump.waits():
+                    _wait_fd(fd, write)
     finally:
         pump.close()

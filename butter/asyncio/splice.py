@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import stat
 from typing import Optional
 
-from .._errors import raise_errno
 from .._fd import FdArg
-from .._lowlevel import ffi
 from ..splice import SPLICE_F_MOVE, SPLICE_F_NONBLOCK, _Pump
 
 __all__ = ["splice_copy_async"]
@@ -78,18 +75,17 @@ async def splice_copy_async(
         for fd, mode in ((pump.fd_in, pump.in_mode), (pump.fd_out, pump.out_mode)):
             if _needs_nonblocking(mode) and os.get_blocking(fd):
                 raise ValueError(f"fd {fd} must be non-blocking (it would block the event loop)")
+        # Every splice is non-blocking here.  After EAGAIN the pump names
+        # what to wait for; it never waits on src while its pipe holds
+        # undelivered bytes (see butter.splice._Pump).
         while True:
             r = pump.step()
             if r == 0:
-                return int(pump.state.done)
-            if r > 0:
+                return pump.done
+            waits = pump.waits() if r < 0 else []
+            if not waits:  # budget used up, or only regular files involved
                 await asyncio.sleep(0)
-                continue
-            err = ffi.errno
-            if err == errno.EAGAIN:
-                for fd, write in pump.waits():
-                    await _ready(loop, fd, write)
-            elif err != errno.EINTR:
-                raise_errno(err)
+            for fd, write in waits:
+                await _ready(loop, fd, write)
     finally:
         pump.close()
