@@ -24,7 +24,7 @@ def _payload(n: int) -> bytes:
         return os.urandom(n)
     block = os.urandom(1 << 20)
     # Not periodic at 1 MiB: a misplaced chunk would show.
-    return b"".join(block[i % 997 :] + block[: i % 997] for i in range(n >> 20))[:n]
+    return b"".join(block[i % 997 :] + block[: i % 997] for i in range((n >> 20) + 1))[:n]
 
 
 @pytest.fixture
@@ -623,3 +623,341 @@ def test_copy_to_tcp_last_bytes_not_held_back(size):
             assert chunk
             got += chunk
     assert got == data
+
+
+# -- splice_copy: any pipe size, any fd kind, never a hang (issue 7) ----------------
+# A copy that deadlocks must FAIL, not stall the run: each group of copies runs
+# in a forked child that reports every finished copy on a pipe; the parent kills
+# the child when one copy takes longer than HANG_S.
+HANG_S = 15.0
+PIPE_SIZES = [4096, 8192, 65536, None]  # None: splice_copy's default
+PIPE_IDS = ["4k", "8k", "64k", "default"]
+# Writes of these sizes, in turn, feed socket and pipe sources: small skbs
+# spread a few bytes over many pipe buffers.
+FEED_CHUNKS = [1, 100, 4095, 4097, 65536]
+
+
+def _sizes_around(pipe_size: int | None) -> list[int]:
+    """Data sizes at the pipe's boundaries: empty, one byte, half a pipe
+    (splice_copy's read-ahead chunk), a pipe, and several MiB."""
+    p = pipe_size or S.DEFAULT_PIPE_SIZE
+    p = max(p, PAGE)  # the kernel rounds up to a page
+    return [0, 1, p // 2 + 1, p - 1, p, p + 1, 2 * p + 1, (3 << 20) + 7]
+
+
+def run_bounded(fn, cases, timeout: float = HANG_S) -> None:
+    """Call ``fn(case)`` for each case in a forked child; ``fn`` returns None
+    or a string saying what went wrong.  Fails the test on a wrong result,
+    an exception, or a case that does not finish within *timeout* seconds."""
+    import pickle
+    import select
+    import signal
+    import traceback
+
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(rfd)
+        try:
+            for case in cases:
+                try:
+                    problem = fn(case)
+                except BaseException as exc:  # report it, keep the child's exit clean
+                    problem = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                blob = pickle.dumps((case, problem))
+                os.write(wfd, len(blob).to_bytes(4, "little") + blob)
+        finally:
+            os._exit(0)
+    os.close(wfd)
+    failures = []
+    try:
+        with os.fdopen(rfd, "rb") as reader:
+            poller = select.poll()
+            poller.register(reader, select.POLLIN)
+            for case in cases:
+                if not poller.poll(int(timeout * 1000)):
+                    os.kill(pid, signal.SIGKILL)
+                    failures.append(f"{case}: still copying after {timeout} s (deadlock)")
+                    break
+                head = reader.read(4)
+                if len(head) < 4:
+                    failures.append(f"{case}: the child died")
+                    break
+                done_case, problem = pickle.loads(reader.read(int.from_bytes(head, "little")))
+                assert done_case == case
+                if problem:
+                    failures.append(f"{case}: {problem}")
+    finally:
+        _, status = os.waitpid(pid, 0)
+    assert not failures, "\n".join(failures)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def _feed(fd: int, data: bytes, close) -> threading.Thread:
+    """Write *data* to the blocking *fd* in FEED_CHUNKS-sized writes, then close."""
+
+    def run() -> None:
+        view = memoryview(data)
+        i = 0
+        while view:
+            step = FEED_CHUNKS[i % len(FEED_CHUNKS)]
+            i += 1
+            view = view[os.write(fd, view[:step]) :]
+        close()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+def _tcp_pair() -> tuple[socket.socket, socket.socket]:
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        a = socket.create_connection(srv.getsockname())
+        b, _ = srv.accept()
+    return a, b
+
+
+def _stream_pair(kind: str) -> tuple[socket.socket, socket.socket]:
+    return _tcp_pair() if kind == "tcp" else socket.socketpair()
+
+
+def copy_case(case: tuple[str, str, int | None, int]) -> str | None:
+    """One splice_copy from a *src* of kind ``file``, ``file@1`` (at offset
+    1), ``pipe``, ``socketpair`` or ``tcp`` to a *dst* of kind ``file``,
+    ``socketpair`` or ``tcp``; a ``+nb`` suffix makes the copied fd
+    non-blocking.  Returns None, or what went wrong."""
+    src_kind, dst_kind, pipe_size, size = case
+    data = _payload(size)
+    closers: list = []
+    threads: list[threading.Thread] = []
+    got: list[bytes] = []
+    kw: dict = {"pipe_size": pipe_size}
+    try:
+        src_base = src_kind.split("+")[0]
+        if src_base in ("file", "file@1"):
+            f = _file_with(b"x" + data if src_base == "file@1" else data)
+            closers.append(f.close)
+            src = f.fileno()
+            if src_base == "file@1":
+                kw["src_offset"] = 1
+        elif src_base == "pipe":
+            src, w = os.pipe2(os.O_CLOEXEC)
+            closers.append(lambda: os.close(src))
+            if pipe_size:
+                S.set_pipe_size(w, pipe_size)
+            threads.append(_feed(w, data, lambda: os.close(w)))
+        else:
+            a, b = _stream_pair(src_base)
+            closers += [a.close, b.close]
+            src = b.fileno()
+            threads.append(_feed(a.fileno(), data, lambda: a.shutdown(socket.SHUT_WR)))
+        dst_base = dst_kind.split("+")[0]
+        if dst_base == "file":
+            out = tempfile.TemporaryFile(dir="/dev/shm")  # noqa: SIM115 - closed below
+            closers.append(out.close)
+            dst = out.fileno()
+            after = None
+        else:
+            c, d = _stream_pair(dst_base)
+            closers += [c.close, d.close]
+            dst = c.fileno()
+            threads.append(_socket_sink(d, got))
+            after = lambda: c.shutdown(socket.SHUT_WR)  # noqa: E731
+        if src_kind.endswith("+nb"):
+            os.set_blocking(src, False)
+        if dst_kind.endswith("+nb"):
+            os.set_blocking(dst, False)
+        n = S.splice_copy(src, dst, **kw)
+        if after:
+            after()
+        for t in threads:
+            t.join()
+        copied = os.pread(dst, size + 1, 0) if dst_base == "file" else b"".join(got)
+        if n != size:
+            return f"returned {n}, expected {size}"
+        if copied != data:
+            return f"copied {len(copied)} bytes that differ from the {size} sent"
+        return None
+    finally:
+        for close in reversed(closers):
+            close()
+
+
+COPY_KINDS = [
+    ("file", "file"),
+    ("file@1", "file"),  # unaligned: each chunk spans one more page
+    ("file", "socketpair"),
+    ("file", "tcp"),
+    ("file", "socketpair+nb"),
+    ("socketpair", "socketpair"),
+    ("tcp", "tcp"),
+    ("socketpair+nb", "socketpair+nb"),
+    ("tcp", "file"),
+    ("pipe", "file"),
+    ("pipe", "socketpair"),
+]
+
+
+@pytest.mark.parametrize("pipe_size", PIPE_SIZES, ids=PIPE_IDS)
+@pytest.mark.parametrize("src_kind,dst_kind", COPY_KINDS, ids=[f"{a}->{b}" for a, b in COPY_KINDS])
+def test_copy_any_pipe_size_never_hangs(src_kind, dst_kind, pipe_size):
+    """Every byte arrives, unchanged, whatever the pipe size, the fd kinds,
+    the data size at the pipe's boundaries (the old pump deadlocked with a
+    4 KiB pipe from a file and an 8 KiB pipe between sockets)."""
+    cases = [(src_kind, dst_kind, pipe_size, n) for n in _sizes_around(pipe_size)]
+    run_bounded(copy_case, cases)
+
+
+@pytest.mark.parametrize("pipe_size", PIPE_SIZES, ids=PIPE_IDS)
+def test_copy_count_at_pipe_boundaries(pipe_size):
+    """*count* stops the copy exactly, at and around the pipe's size."""
+
+    def case(count: int) -> str | None:
+        data = _payload(3 * (pipe_size or S.DEFAULT_PIPE_SIZE) + 5)
+        with _file_with(data) as f, tempfile.TemporaryFile(dir="/dev/shm") as out:
+            n = S.splice_copy(f, out, count, pipe_size=pipe_size)
+            if n != count or os.pread(out.fileno(), len(data), 0) != data[:count]:
+                return f"count={count}: copied {n}"
+            if os.lseek(f.fileno(), 0, os.SEEK_CUR) != count:
+                return f"count={count}: source position not advanced by count"
+        return None
+
+    p = max(pipe_size or S.DEFAULT_PIPE_SIZE, PAGE)
+    run_bounded(case, [0, 1, p // 2, p // 2 + 1, p - 1, p, p + 1, 2 * p])
+
+
+@pytest.mark.parametrize("pipe_size", PIPE_SIZES, ids=PIPE_IDS)
+@pytest.mark.parametrize("kind", ["socketpair", "tcp"])
+def test_copy_forwards_before_waiting_for_more_input(kind, pipe_size):
+    """A peer that waits for an answer before sending more gets its message
+    at once: the copy delivers what it read before it waits for more input
+    (the old pump read ahead on the socket and sat on the message)."""
+    a, b = _stream_pair(kind)
+    c, d = _stream_pair(kind)
+    result: list[object] = []
+
+    def copy() -> None:
+        try:
+            result.append(S.splice_copy(b, c, pipe_size=pipe_size))
+        except BaseException as exc:  # pragma: no cover - reported below
+            result.append(exc)
+
+    t = threading.Thread(target=copy, daemon=True)
+    t.start()
+    try:
+        d.settimeout(HANG_S)
+        for message in (b"ping", b"x" * 100000, b"pong"):
+            a.sendall(message)
+            got = bytearray()
+            while len(got) < len(message):
+                try:
+                    chunk = d.recv(1 << 20)
+                except socket.timeout:
+                    pytest.fail(f"{len(message)}-byte message held back by splice_copy")
+                assert chunk
+                got += chunk
+            assert got == message
+    finally:
+        a.shutdown(socket.SHUT_WR)  # end of input: the copy returns
+        t.join(HANG_S)
+        for s in (a, b, c, d):
+            s.close()
+    assert not t.is_alive()
+    assert result == [4 + 100000 + 4]
+
+
+def _unused_uid() -> int:
+    """A uid no process runs as: its per-user pipe accounting is ours alone."""
+    import pwd
+
+    taken = {e.pw_uid for e in pwd.getpwall()}
+    for pid in os.listdir("/proc"):
+        try:
+            taken.add(os.stat(f"/proc/{pid}").st_uid)
+        except OSError:  # not a process, or gone
+            pass
+    uid = 0x3FFF0000 + os.getpid() % 0xFFFF
+    while uid in taken:
+        uid += 1
+    return uid
+
+
+def _over_pipe_budget() -> list[int]:
+    """As an unprivileged user, hold pipes until F_SETPIPE_SZ(1 MiB) is refused
+    (fs.pipe-user-pages-soft reached); return their fds."""
+    held: list[int] = []
+    while True:
+        r, w = os.pipe2(os.O_CLOEXEC)
+        held += [r, w]
+        try:
+            S.set_pipe_size(w, S.DEFAULT_PIPE_SIZE)
+        except PermissionError:
+            return held
+        if len(held) > 20000:
+            raise AssertionError("the pipe budget never ran out")
+
+
+def test_copy_default_pipe_when_the_user_pipe_budget_is_used_up():
+    """With the default arguments, splice_copy falls back to the small pipe
+    the kernel gives a user over fs.pipe-user-pages-soft (2 pages): copies
+    must still complete.  Simulated in a child running as an unused uid (no
+    sysctl is changed; only that uid's own budget is used up)."""
+    with open("/proc/sys/fs/pipe-user-pages-soft") as f:
+        soft = int(f.read())
+    if soft == 0:
+        pytest.skip("fs.pipe-user-pages-soft is 0 (no per-user limit)")
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become an unused uid")
+    import resource
+
+    def case(kinds: tuple[str, str, int]) -> str | None:
+        if os.getuid() == 0:  # first case: become the unprivileged user
+            need = 2 * soft // (S.DEFAULT_PIPE_SIZE // PAGE) + 200
+            lo, hi = resource.getrlimit(resource.RLIMIT_NOFILE)
+            if need > lo:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (max(need, lo), max(need, hi)))
+            uid = _unused_uid()
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            _over_pipe_budget()  # held until the child exits
+            r, w, cap = S._make_pipe(None)
+            os.close(r)
+            os.close(w)
+            if cap >= S.DEFAULT_PIPE_SIZE:
+                return f"the budget did not run out (pipe of {cap} bytes)"
+        return copy_case((kinds[0], kinds[1], None, kinds[2]))
+
+    cases = [
+        (src, dst, n)
+        for src, dst in [("socketpair", "socketpair"), ("tcp", "tcp"), ("file", "file")]
+        for n in (0, 1, 8191, 8192, 8193, (3 << 20) + 7)
+    ]
+    run_bounded(case, cases)
+
+
+@pytest.mark.parametrize("pipe_size", PIPE_SIZES, ids=PIPE_IDS)
+def test_copy_to_tcp_last_bytes_not_held_back_any_pipe_size(pipe_size):
+    """SPLICE_F_MORE only while more data is known to follow, also when the
+    pipe fills up (small pipes, a file read at an odd offset)."""
+
+    def case(args: tuple[int, int]) -> str | None:
+        size, offset = args
+        data = _payload(size)
+        a, b = _tcp_pair()
+        with a, b, _file_with(b"\0" * offset + data) as f:
+            n = S.splice_copy(f, a, src_offset=offset, pipe_size=pipe_size)
+            b.settimeout(5)  # a held-back tail would never arrive
+            got = bytearray()
+            while len(got) < size:
+                try:
+                    chunk = b.recv(1 << 20)
+                except socket.timeout:
+                    return f"{size - len(got)} of {size} bytes held back"
+                got += chunk
+        return None if n == size and got == data else f"copied {n}: wrong bytes"
+
+    p = max(pipe_size or S.DEFAULT_PIPE_SIZE, PAGE)
+    run_bounded(case, [(n, off) for n in (1, p // 2 + 1, p + 1, 3 * p + 7) for off in (0, 1)])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import socket
 import tempfile
+import threading
 
 import pytest
 from conftest import open_fds
@@ -128,3 +130,203 @@ def test_broken_pipe():
             await splice_copy_async(f, a)
 
     asyncio.run(main())
+
+
+# -- any pipe size, any fd kind, never a hang (issue 7) -----------------------------
+# Each group of copies runs in a forked child that reports every finished copy;
+# the parent kills the child when one takes longer than HANG_S, so a deadlock
+# FAILS instead of stalling the run.
+HANG_S = 15.0
+PAGE = os.sysconf("SC_PAGE_SIZE")
+PIPE_SIZES = [4096, 8192, 65536, None]
+PIPE_IDS = ["4k", "8k", "64k", "default"]
+FEED_CHUNKS = [1, 100, 4095, 4097, 65536]
+
+
+def _sizes_around(pipe_size):
+    p = max(pipe_size or (1 << 20), PAGE)
+    return [0, 1, p // 2 + 1, p - 1, p, p + 1, 2 * p + 1, (3 << 20) + 7]
+
+
+def _run_bounded(fn, cases, timeout=HANG_S):
+    """``fn(case)`` for each case in a forked child; it returns None or what
+    went wrong.  Fails on a wrong result, an exception or a hang."""
+    import pickle
+    import select
+    import signal
+    import traceback
+
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rfd)
+        try:
+            for case in cases:
+                try:
+                    problem = fn(case)
+                except BaseException as exc:
+                    problem = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                blob = pickle.dumps((case, problem))
+                os.write(wfd, len(blob).to_bytes(4, "little") + blob)
+        finally:
+            os._exit(0)
+    os.close(wfd)
+    failures = []
+    try:
+        with os.fdopen(rfd, "rb") as reader:
+            poller = select.poll()
+            poller.register(reader, select.POLLIN)
+            for case in cases:
+                if not poller.poll(int(timeout * 1000)):
+                    os.kill(pid, signal.SIGKILL)
+                    failures.append(f"{case}: still copying after {timeout} s (deadlock)")
+                    break
+                head = reader.read(4)
+                if len(head) < 4:
+                    failures.append(f"{case}: the child died")
+                    break
+                _, problem = pickle.loads(reader.read(int.from_bytes(head, "little")))
+                if problem:
+                    failures.append(f"{case}: {problem}")
+    finally:
+        os.waitpid(pid, 0)
+    assert not failures, "\n".join(failures)
+
+
+def _stream_pair(kind):
+    if kind != "tcp":
+        return socket.socketpair()
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        a = socket.create_connection(srv.getsockname())
+        b, _ = srv.accept()
+    return a, b
+
+
+def _thread(fn):
+    t = threading.Thread(target=fn, daemon=True)
+    t.start()
+    return t
+
+
+def _copy_case(case):
+    """splice_copy_async from *src* (``file``, ``file@1``, ``pipe``,
+    ``socketpair``, ``tcp``) to *dst* (``file``, ``socketpair``, ``tcp``);
+    the other ends are fed and drained by blocking threads."""
+    src_kind, dst_kind, pipe_size, size = case
+    data = os.urandom(size)
+    closers = []
+    threads = []
+    got = []
+    kw = {"pipe_size": pipe_size}
+
+    def feed(fd, done):
+        view, i = memoryview(data), 0
+        while view:
+            view = view[os.write(fd, view[: FEED_CHUNKS[i % len(FEED_CHUNKS)]]) :]
+            i += 1
+        done()
+
+    try:
+        if src_kind.startswith("file"):
+            f = _file_with(b"x" + data if src_kind == "file@1" else data)
+            closers.append(f.close)
+            src = f.fileno()
+            if src_kind == "file@1":
+                kw["src_offset"] = 1
+        elif src_kind == "pipe":
+            src, w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+            os.set_blocking(w, True)
+            closers.append(lambda: os.close(src))
+            if pipe_size:
+                fcntl.fcntl(w, 1031, pipe_size)  # F_SETPIPE_SZ
+            threads.append(_thread(lambda: feed(w, lambda: os.close(w))))
+        else:
+            a, b = _stream_pair(src_kind)
+            closers += [a.close, b.close]
+            b.setblocking(False)
+            src = b.fileno()
+            threads.append(_thread(lambda: feed(a.fileno(), lambda: a.shutdown(socket.SHUT_WR))))
+        after = None
+        if dst_kind == "file":
+            out = tempfile.TemporaryFile(dir="/dev/shm")  # noqa: SIM115 - closed below
+            closers.append(out.close)
+            dst = out.fileno()
+        else:
+            c, d = _stream_pair(dst_kind)
+            closers += [c.close, d.close]
+            c.setblocking(False)
+            dst = c.fileno()
+
+            def sink():
+                while chunk := d.recv(1 << 20):
+                    got.append(chunk)
+
+            threads.append(_thread(sink))
+            after = lambda: c.shutdown(socket.SHUT_WR)  # noqa: E731
+
+        n = asyncio.run(splice_copy_async(src, dst, **kw))
+        if after:
+            after()
+        for t in threads:
+            t.join()
+        copied = os.pread(dst, size + 1, 0) if dst_kind == "file" else b"".join(got)
+        if n != size:
+            return f"returned {n}, expected {size}"
+        if copied != data:
+            return f"copied {len(copied)} bytes that differ from the {size} sent"
+        return None
+    finally:
+        for close in reversed(closers):
+            close()
+
+
+COPY_KINDS = [
+    ("file", "file"),
+    ("file@1", "file"),
+    ("file", "socketpair"),
+    ("file", "tcp"),
+    ("socketpair", "socketpair"),
+    ("tcp", "tcp"),
+    ("tcp", "file"),
+    ("pipe", "file"),
+    ("pipe", "socketpair"),
+]
+
+
+@pytest.mark.parametrize("pipe_size", PIPE_SIZES, ids=PIPE_IDS)
+@pytest.mark.parametrize("src_kind,dst_kind", COPY_KINDS, ids=[f"{a}->{b}" for a, b in COPY_KINDS])
+def test_any_pipe_size(src_kind, dst_kind, pipe_size):
+    """Every byte arrives, unchanged, whatever the pipe size and fd kinds
+    (the old pump, its pipe full, waited on a regular file: EPERM)."""
+    cases = [(src_kind, dst_kind, pipe_size, n) for n in _sizes_around(pipe_size)]
+    _run_bounded(_copy_case, cases)
+
+
+@pytest.mark.parametrize("pipe_size", PIPE_SIZES, ids=PIPE_IDS)
+@pytest.mark.parametrize("kind", ["socketpair", "tcp"])
+def test_forwards_before_waiting_for_more_input(kind, pipe_size):
+    """A peer waiting for its message to arrive before sending the next
+    gets it: what was read is delivered before waiting for more input."""
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        a, b = _stream_pair(kind)
+        c, d = _stream_pair(kind)
+        with a, b, c, d:
+            for s in (a, b, c, d):
+                s.setblocking(False)
+            copy = asyncio.ensure_future(splice_copy_async(b, c, pipe_size=pipe_size))
+            for message in (b"ping", b"x" * 100000, b"pong"):
+                await loop.sock_sendall(a, message)
+                got = bytearray()
+                while len(got) < len(message):
+                    chunk = await asyncio.wait_for(loop.sock_recv(d, 1 << 20), HANG_S)
+                    assert chunk
+                    got += chunk
+                assert got == message
+            a.shutdown(socket.SHUT_WR)
+            return await asyncio.wait_for(copy, HANG_S)
+
+    assert asyncio.run(main()) == 4 + 100000 + 4
