@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable, List
+from typing import Any, Callable, List, Tuple
 
 import pytest
 from conftest import in_child, open_fds
@@ -421,3 +421,71 @@ def test_close_wakes_aio_waiter(how):
     call = ctx.wait if how == "wait" else lambda: ctx.get_events(1)
     kind, value = _blocked_and_closed(ctx, call)
     assert kind == "err" and isinstance(value, ValueError), (kind, value)
+
+
+# -- seccomp user notification: supervisor threads share one NotifyFd -------------
+def _seccomp_supervisor_threads() -> Tuple[int, int, int]:
+    import socket
+
+    from butter import seccomp as S
+
+    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    calls_per_thread, n_threads = 100, 4
+    pid = os.fork()
+    if pid == 0:  # the supervised process: four threads calling getppid
+        code = 1
+        try:
+            parent_sock.close()
+            f = S.SyscallFilter(S.ALLOW)
+            f.add_rule(S.NOTIFY, "getppid")
+            f.load()
+            socket.send_fds(child_sock, [b"x"], [f.get_notify_fd()])
+            bad: List[int] = []
+
+            def call() -> None:
+                for _ in range(calls_per_thread):
+                    v = os.getppid()
+                    if v != 4242:
+                        bad.append(v)
+
+            ts = [threading.Thread(target=call) for _ in range(n_threads)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            code = 0 if not bad else 1
+        finally:
+            os._exit(code)
+    child_sock.close()
+    _, fds, _, _ = socket.recv_fds(parent_sock, 1, 1)
+    seen: Counter = Counter()
+    total = calls_per_thread * n_threads
+    with S.NotifyFd(fds[0]) as nfd:
+        os.close(fds[0])
+
+        def supervise() -> int:
+            answered = 0
+            while sum(seen.values()) < total:
+                try:
+                    n = nfd.wait(0.1)
+                except ProcessLookupError:
+                    break  # the child is done
+                if n is None:
+                    continue
+                seen[n.id] += 1
+                nfd.respond(S.NotificationResponse(n, val=4242))
+                answered += 1
+            return answered
+
+        run_threads([supervise, supervise, supervise], join=30)
+    status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return status, len(seen), max(seen.values())
+
+
+def test_seccomp_notify_threads_each_notification_once():
+    try:
+        from butter import seccomp  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - libseccomp missing
+        pytest.skip(f"butter.seccomp unavailable: {exc}")
+    status, distinct, most = in_child(_seccomp_supervisor_threads, timeout=60)
+    assert (status, distinct, most) == (0, 400, 1)
