@@ -76,7 +76,12 @@ static ssize_t butter_vmsplice(int fd, void **bases, size_t *lens, size_t n,
 /* Through the pipe, reading one chunk ahead: the older chunk goes out with
    SPLICE_F_MORE only once the next read proved more data follows, so the
    last bytes are never held back (MSG_MORE) waiting for data that never
-   comes.  The pipe holds two chunks. */
+   comes.  Only safe when no fill can sleep (SPLICE_F_NONBLOCK in *flags*
+   and a source that cannot block: a regular file, a block device or a
+   non-blocking fd) and the pipe has at least two pages: a pipe's room is
+   counted in pages, not bytes, so the read-ahead may find it full.  Python
+   (butter.splice._Pump) checks this and uses a drain-then-fill loop
+   otherwise. */
 static int butter_splice_pump(struct butter_pump *p, int fd_in, int pipe_r, int pipe_w,
                               int fd_out, size_t chunk, int64_t limit, int64_t budget,
                               unsigned int flags)

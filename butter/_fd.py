@@ -401,9 +401,9 @@ class EventLike(FdOwner, _GenericBase[E]):
         """
         cache = self._cache
         if cache:
-            events = _drain(cache)
-            if events:
-                return events
+            cached = _drain(cache)
+            if cached:
+                return cached
         events = self._fetch(_AS_FD)
         if events is None:
             raise BlockingIOError(_EAGAIN, os.strerror(_EAGAIN))
@@ -478,7 +478,8 @@ def poll_now(fd: int) -> bool:
     interrupted: the read that follows says which)."""
     from ._lowlevel import lib
 
-    return lib.butter_poll_in(fd, 0) != 0
+    revents: int = lib.butter_poll_in(fd, 0)
+    return revents != 0
 
 
 def check_timeout(timeout: object) -> Optional[float]:
@@ -503,7 +504,7 @@ def check_timeout(timeout: object) -> Optional[float]:
         raise ValueError("timeout must not be NaN")
     if timeout == _INF:
         return None
-    return timeout  # type: ignore[return-value]
+    return timeout
 
 
 _INF = float("inf")

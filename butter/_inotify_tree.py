@@ -176,6 +176,11 @@ class InotifyTree(_InotifyBase[PathEvent]):
     * A directory that cannot be watched (permission denied, or a second path
       of a directory already watched, as a bind mount makes) is listed by
       name but not descended.
+    * **Threads** may share it: each read, the bookkeeping it feeds and the
+      pairing of renames run under the read lock, as do :meth:`watch` and
+      :meth:`paths`; each event reaches one reader.  ``close()`` from another
+      thread wakes threads in ``wait()``/``read_event(s)()`` (``ValueError``)
+      and ends iterations.
     """
 
     def __init__(

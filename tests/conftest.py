@@ -66,8 +66,25 @@ def in_child(fn: Callable[..., Any], *args: Any, timeout: float = 30.0) -> Any:
         finally:
             os._exit(code)
     os.close(wfd)
-    with os.fdopen(rfd, "rb") as f:
-        data = f.read()
+    # Bounded: a child that hangs is killed and fails the test (a hang must
+    # never stall the run).
+    import select
+    import time
+
+    deadline = time.monotonic() + timeout
+    chunks = []
+    with os.fdopen(rfd, "rb", buffering=0) as f:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([f], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise ChildCrashed(f"child still running after {timeout} s: {fn!r}{args!r}")
+            chunk = f.read(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    data = b"".join(chunks)
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         sig = signal.Signals(os.WTERMSIG(status)).name
