@@ -212,7 +212,6 @@ class InotifyTree(_InotifyBase[PathEvent]):
         self._entries: Dict[str, Dict[str, bool]] = {}  # dir -> {name: is_dir}
         self._pending: Dict[str, int] = {}  # dir -> _REPORT|_LIST: to settle
         self._from: Optional[InotifyEvent] = None  # an unpaired IN_MOVED_FROM
-        self._out: Optional[List[PathEvent]] = None  # the batch _process fills
         if root is not None:
             try:
                 self._watch_root(root)
@@ -372,16 +371,9 @@ class InotifyTree(_InotifyBase[PathEvent]):
             self._drop(path)
 
     # -- settling: every path lookup happens here ---------------------------
-    def _unquiet(self) -> None:
-        """The reader calls this after every batch: settle what it queued
-        (reporting into the list the batch's :meth:`_process` filled)."""
-        out, self._out = self._out, None
-        self._settle(out if out is not None else [])
-
     def _settle(self, out: List[PathEvent]) -> None:
         """After a batch: watch and list the queued directories by their
         current paths, reporting what the listings find into *out*."""
-        self._out = None
         if self._from is not None or self._fd < 0:
             return  # a rename's second half is still to come (or closed)
         if self._pending:
@@ -554,7 +546,6 @@ class InotifyTree(_InotifyBase[PathEvent]):
     def _process(self, events: List[InotifyEvent], out: List[PathEvent]) -> None:
         """Apply *events*, in order, to the bookkeeping; report into *out*.
         Directories to watch or check are queued for :meth:`_settle`."""
-        self._out = out
         entries = self._entries
         for ev in events:
             wd, mask, cookie, name = ev
@@ -669,7 +660,7 @@ class InotifyTree(_InotifyBase[PathEvent]):
                 events, _ = self._read_raw()
                 self._process(events, out)
         finally:
-            self._unquiet()
+            self._settle(out)  # the post-batch work, into this batch's events
         return out
 
     def _read_from_kernel(self) -> List[PathEvent]:
