@@ -72,6 +72,10 @@ class CounterFd(EventLike[int]):
             return value
         return after_failed_u64(_read, fd)
 
+    def _read_nonblocking(self) -> List[int]:
+        # The asyncio queue's read (O_NONBLOCK): a plain read(2) is fastest.
+        return [checked_u64(_read, self._fd)]
+
     def _read_from_kernel(self) -> List[int]:
         fd = self._fd
         while True:

@@ -308,6 +308,13 @@ class EventLike(FdOwner, _GenericBase[E]):
         help it."""
         raise NotImplementedError
 
+    def _read_nonblocking(self) -> List[E]:
+        """One batch from an fd known to be ``O_NONBLOCK`` (the asyncio
+        queue's read): ``BlockingIOError`` or ``[]`` when nothing is ready.
+        The same as :meth:`_read_from_kernel` unless a family has a faster
+        way when it need not guard against sleeping."""
+        return self._read_from_kernel()
+
     # -- the one waiting loop ------------------------------------------------
     def _fetch(self, timeout: object) -> Optional[List[E]]:
         """The next batch of events (never empty), or ``None`` when

@@ -115,7 +115,7 @@ class AsyncEventQueue(Generic[E]):
         maxsize = self._maxsize
         if not cache:
             try:
-                events = source._read_from_kernel()
+                events = source._read_nonblocking()
             except BlockingIOError:
                 return
             except OSError as exc:
