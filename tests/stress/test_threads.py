@@ -489,3 +489,44 @@ def test_seccomp_notify_threads_each_notification_once():
         pytest.skip(f"butter.seccomp unavailable: {exc}")
     status, distinct, most = in_child(_seccomp_supervisor_threads, timeout=60)
     assert (status, distinct, most) == (0, 400, 1)
+
+
+def test_fanotify_readers_get_each_event_once(tmp_path):
+    from butter.fanotify import (
+        FAN_CREATE,
+        FAN_EVENT_ON_CHILD,
+        FAN_REPORT_DFID_NAME,
+        Fanotify,
+    )
+
+    try:
+        fan = Fanotify(FAN_REPORT_DFID_NAME)
+    except OSError as exc:  # pragma: no cover - needs CAP_SYS_ADMIN
+        pytest.skip(f"fanotify unavailable: {exc}")
+    fan.watch(tmp_path, FAN_CREATE | FAN_EVENT_ON_CHILD)
+    names = [f"f{i}" for i in range(1500)]
+    done = threading.Event()
+
+    def writer() -> List[str]:
+        for name in names:
+            os.close(os.open(tmp_path / name, os.O_CREAT | os.O_WRONLY))
+        done.set()
+        return []
+
+    def reader() -> List[str]:
+        got: List[str] = []
+        idle = 0
+        while idle < 3:
+            ev = fan.wait(0.2)
+            if ev is None:
+                idle = idle + 1 if done.is_set() else 0
+                continue
+            got.append(os.path.basename(ev.filename))
+            ev.close()
+        return got
+
+    results = run_threads([writer, reader, reader, reader])
+    fan.close()
+    counts = Counter(n for got in results for n in got)
+    assert max(counts.values()) == 1, "an event was delivered twice"
+    assert set(counts) == set(names)
