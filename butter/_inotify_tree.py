@@ -31,7 +31,6 @@ import math
 import numbers
 import os
 import select
-from collections import namedtuple
 
 from ._fd import check_int
 from .inotify import (
@@ -54,7 +53,7 @@ from .inotify import (
     IN_Q_OVERFLOW,
     IN_UNMOUNT,
     InotifyEvent,
-    _EventFlags,
+    PathEvent,
     _InotifyBase,
     inotify_add_watch,
     inotify_rm_watch,
@@ -78,23 +77,6 @@ _INT_MAX = 2**31 - 1
 # _pending flags: what to do when a queued directory is settled.
 _REPORT = 1  # report the differences a listing finds (IN_CREATE / IN_DELETE)
 _LIST = 2  # list it even if its watch is the one we knew (an overflow lost events)
-
-
-class PathEvent(namedtuple("PathEvent", "path mask src_path"), _EventFlags):
-    """An event with full paths: ``(path, mask, src_path)``.
-
-    *src_path* is the old path of a rename (``mask`` then has both
-    ``IN_MOVED_FROM`` and ``IN_MOVED_TO``), else ``None``.  The ``*_event``
-    properties test mask bits; :attr:`rename_event` is a paired rename.
-    """
-
-    __slots__ = ()
-
-    @property
-    def rename_event(self) -> bool:
-        """A whole rename: *src_path* moved to *path*."""
-        mask: int = self[1]
-        return mask & IN_MOVE == IN_MOVE
 
 
 def _check_events(events: object) -> int:

@@ -164,6 +164,23 @@ class InotifyEvent(namedtuple("InotifyEvent", "wd mask cookie filename"), _Event
     __slots__ = ()
 
 
+class PathEvent(namedtuple("PathEvent", "path mask src_path"), _EventFlags):
+    """An event with full paths: ``(path, mask, src_path)``.
+
+    *src_path* is the old path of a rename (``mask`` then has both
+    ``IN_MOVED_FROM`` and ``IN_MOVED_TO``), else ``None``.  The ``*_event``
+    properties test mask bits; :attr:`rename_event` is a paired rename.
+    """
+
+    __slots__ = ()
+
+    @property
+    def rename_event(self) -> bool:
+        """A whole rename: *src_path* moved to *path*."""
+        mask: int = self[1]
+        return mask & IN_MOVE == IN_MOVE
+
+
 _tuple_new = tuple.__new__
 _parse_c = lib.butter_inotify_parse
 _read_c = lib.butter_inotify_read
@@ -417,9 +434,22 @@ def watch(path: PathArg, events: int = IN_ALL_EVENTS) -> Iterator[InotifyEvent]:
                     return
 
 
+if TYPE_CHECKING:
+    from ._inotify_tree import InotifyTree
+
+
+def __getattr__(name: str) -> object:
+    # InotifyTree lives in butter._inotify_tree, which imports this module:
+    # loaded on first use, so either module can be imported first.
+    if name == "InotifyTree":
+        from ._inotify_tree import InotifyTree
+
+        globals()["InotifyTree"] = InotifyTree
+        return InotifyTree
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 if __name__ == "__main__":  # python -m butter.inotify: the CLI, nothing else
     from butter._inotify_cli import main
 
     sys.exit(main())
-else:
-    from ._inotify_tree import InotifyTree, PathEvent
