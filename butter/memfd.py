@@ -24,12 +24,12 @@ import mmap as _mmap
 import os
 
 from ._errors import retry_or_raise
-from ._fd import EventLike, FdArg, check_int, check_unsigned, fileno
+from ._fd import FdArg, FdOwner, check_int, check_unsigned, fileno
 from ._lowlevel import lib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Optional, Union
+    from typing import Optional, Union
 
 __all__ = [
     "F_ADD_SEALS",
@@ -149,25 +149,21 @@ def add_seals(fd: FdArg, seals: int) -> None:
         retry_or_raise()
 
 
-class Memfd(EventLike[bytes]):
+class Memfd(FdOwner):
     """An anonymous in-memory file that owns its fd.
 
     File-like helpers (:meth:`write`, :meth:`read`, :meth:`seek`,
     :meth:`truncate`, :attr:`size`) work on the fd's own position; seals
     via :meth:`seal` and :attr:`seals`; :meth:`mmap` maps the contents.  A
-    memfd produces no events: it is always readable, and
-    ``read_event()``/``wait()`` raise :class:`io.UnsupportedOperation`.
+    memfd produces no events, so it has the fd-owning interface only
+    (``fileno``, ``close``, ``closed``, ``detach``, context manager), no
+    ``read_event()``/``wait()``.
     """
 
     def __init__(
         self, name: Union[str, bytes] = "", flags: int = MFD_CLOEXEC | MFD_ALLOW_SEALING
     ) -> None:
         super().__init__(memfd_create(name, flags))
-
-    def _read_from_kernel(self) -> List[bytes]:
-        import io
-
-        raise io.UnsupportedOperation("a memfd produces no events")
 
     def seal(self, flags: int) -> None:
         """Add the seals *flags* (``F_SEAL_*``); they cannot be removed."""
