@@ -459,20 +459,25 @@ def _seccomp_supervisor_threads() -> Tuple[int, int, int]:
     child_sock.close()
     _, fds, _, _ = socket.recv_fds(parent_sock, 1, 1)
     seen: Counter = Counter()
+    seen_lock = threading.Lock()
     total = calls_per_thread * n_threads
     with S.NotifyFd(fds[0]) as nfd:
         os.close(fds[0])
 
         def supervise() -> int:
             answered = 0
-            while sum(seen.values()) < total:
+            while True:
+                with seen_lock:
+                    if sum(seen.values()) >= total:
+                        break
                 try:
                     n = nfd.wait(0.1)
                 except ProcessLookupError:
                     break  # the child is done
                 if n is None:
                     continue
-                seen[n.id] += 1
+                with seen_lock:
+                    seen[n.id] += 1
                 nfd.respond(S.NotificationResponse(n, val=4242))
                 answered += 1
             return answered
