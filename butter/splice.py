@@ -322,14 +322,34 @@ def _check_copy_args(
     return fd_in, fd_out, limit, off_in, off_out, pipe_size
 
 
+def _may_wait_for_peer(fd: int, mode: int) -> bool:
+    """Whether a splice between a pipe and *fd* may sleep on *fd*'s peer.
+
+    The kernel holds the pipe's lock while it reads or writes the other
+    fd: a blocking socket (or tty, ...) that waits for its peer keeps
+    every other reader, writer and closer of that pipe waiting as well.
+    Files and block devices never wait for a peer, non-blocking fds do
+    not wait at all, and between two pipes the kernel drops the locks
+    before it waits.
+    """
+    if stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISBLK(mode):
+        return False
+    return os.get_blocking(fd)
+
+
 class _Pump:
     """The copy loop shared by :func:`splice_copy` and its asyncio variant.
 
-    When one end already is a pipe, the data is spliced straight from
-    *src* to *dst* (nothing is held in between).  Otherwise it goes through
-    a private pipe: a *fill* splices *src* into the pipe, a *drain* splices
-    the pipe into *dst*.  Through the private pipe, this is what keeps the
-    copy from deadlocking, whatever the pipe size and the fd kinds:
+    When one end already is a pipe and the other end never makes the
+    kernel wait for a peer while it holds that pipe's lock (a file, a
+    pipe, a non-blocking fd), the data is spliced straight from *src* to
+    *dst* (nothing is held in between).  Otherwise it goes through a
+    private pipe: a *fill* splices *src* into the pipe, a *drain* splices
+    the pipe into *dst*.  A caller's pipe is then only ever spliced to or
+    from the private pipe, which waits with both locks dropped: its other
+    readers, writers and closers never wait for the copy's socket.
+    Through the private pipe, this is what keeps the copy from
+    deadlocking, whatever the pipe size and the fd kinds:
 
         **The pump never sleeps on src while its pipe holds undelivered
         bytes.**
@@ -398,9 +418,19 @@ class _Pump:
         self.flags = flags
         self.budget = budget
         self.read_ahead = False
-        if stat.S_ISFIFO(in_mode) or stat.S_ISFIFO(self.out_mode):
-            pipe_fd = fd_in if stat.S_ISFIFO(in_mode) else fd_out
-            self.chunk = pipe_size or _fcntl.fcntl(pipe_fd, F_GETPIPE_SZ)
+        # Straight through only if the splice never sleeps on a peer while
+        # it holds the caller's pipe lock: splice(blocking socket -> pipe)
+        # waits for input with the pipe locked, so the pipe's reader could
+        # not take the bytes already in it (a request/answer peer then
+        # waits forever); splice(pipe -> blocking socket) waits for room
+        # with the pipe locked, so its writer's write() and close() waited
+        # for the socket (and on PyPy, whose os.close keeps the GIL, every
+        # thread with them).
+        if stat.S_ISFIFO(in_mode) and not _may_wait_for_peer(fd_out, self.out_mode):
+            self.chunk = pipe_size or _fcntl.fcntl(fd_in, F_GETPIPE_SZ)
+            return
+        if stat.S_ISFIFO(self.out_mode) and not _may_wait_for_peer(fd_in, in_mode):
+            self.chunk = pipe_size or _fcntl.fcntl(fd_out, F_GETPIPE_SZ)
             return
         self.pipe_r, self.pipe_w, cap = _make_pipe(pipe_size)
         # Invariant: the pump never sleeps on src while its pipe holds
@@ -542,16 +572,21 @@ def splice_copy(
 
     *src* is anything splice(2) can read (a regular file, a pipe, a
     socket, ...) and *dst* anything it can write (a socket, a pipe, a
-    regular file, ...).  Unless one end already is a pipe, the data goes
-    through a private pipe of *pipe_size* bytes (default 1 MiB, or the
-    system default if the per-user pipe budget refuses that).  *count*
-    stops after that many bytes; offsets work as in :func:`splice` (the
-    fds' positions advance when they are ``None``).
+    regular file, ...).  The data goes through a private pipe of
+    *pipe_size* bytes (default 1 MiB, or the system default if the
+    per-user pipe budget refuses that), unless one end already is a pipe
+    and the other a file, a pipe or a non-blocking fd: then it is spliced
+    straight across, *pipe_size* bytes at a time (default: that pipe's
+    size).  *count* stops after that many bytes; offsets work as in
+    :func:`splice` (the fds' positions advance when they are ``None``).
 
     Any pipe size works.  Bytes read are delivered before the copy waits
     for more input, so a peer that answers a message before sending the
     next one gets it at once; bytes read from a file go out with
-    ``SPLICE_F_MORE`` only while more data is known to follow.
+    ``SPLICE_F_MORE`` only while more data is known to follow.  A pipe
+    given as *src* or *dst* stays usable by its other readers, writers
+    and closers while the copy waits for a blocking socket (the kernel
+    would hold the pipe's lock during a splice straight between them).
 
     Partial transfers are resumed; non-blocking fds are waited for with
     ``poll(2)``; ``EINTR`` is retried after running signal handlers.  Any

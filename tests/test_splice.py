@@ -5,9 +5,11 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import select
 import socket
 import tempfile
 import threading
+import time
 
 import pytest
 from conftest import assert_clean_error, open_fds
@@ -866,6 +868,126 @@ def test_copy_forwards_before_waiting_for_more_input(kind, pipe_size):
             s.close()
     assert not t.is_alive()
     assert result == [4 + 100000 + 4]
+
+
+def _pipe_reader_case(kind: str) -> str | None:
+    """splice_copy(blocking socket -> the caller's pipe): the pipe's reader
+    gets each message while the copy waits for the next one."""
+    a, b = _stream_pair(kind)
+    r, w = os.pipe2(os.O_CLOEXEC)
+    result: list[object] = []
+
+    def copy() -> None:
+        try:
+            result.append(S.splice_copy(b, w))
+        except BaseException as exc:  # pragma: no cover - reported below
+            result.append(exc)
+
+    t = threading.Thread(target=copy, daemon=True)
+    t.start()
+    try:
+        for message in (b"ping", b"x" * 100000, b"pong"):
+            got = bytearray()
+
+            def read(n: int = len(message), got: bytearray = got) -> None:
+                while len(got) < n:
+                    chunk = os.read(r, 1 << 20)
+                    if not chunk:
+                        return
+                    got += chunk
+
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+            a.sendall(message)
+            reader.join(5)
+            if reader.is_alive():
+                return f"the pipe's reader got {len(got)} of a {len(message)}-byte message"
+            if got != message:
+                return f"the pipe's reader got {len(got)} bytes that differ from the message"
+    finally:
+        a.shutdown(socket.SHUT_WR)  # end of input: the copy returns
+        t.join(HANG_S)
+        for fd in (r, w):
+            os.close(fd)
+        a.close()
+        b.close()
+    if result != [4 + 100000 + 4]:
+        return f"splice_copy: {result}"
+    return None
+
+
+@pytest.mark.parametrize("kind", ["socketpair", "tcp"])
+def test_copy_to_a_pipe_leaves_its_reader_the_bytes(kind):
+    """A splice straight from a blocking socket into the caller's pipe
+    waits for input with the pipe locked: the pipe's reader could not take
+    the message already in it, and a peer waiting for the answer waited
+    forever.  The copy goes through its private pipe instead."""
+    run_bounded(_pipe_reader_case, [kind])
+
+
+def _pipe_writer_case(kind: str) -> str | None:
+    """splice_copy(the caller's pipe -> blocking socket that is full): the
+    pipe's writer can still write to it and close it."""
+    r, w = os.pipe2(os.O_CLOEXEC)
+    c, d = socket.socketpair()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    # A pipeful, more than the socket takes: the copy waits for the socket.
+    data = _payload(S.set_pipe_size(w, 1 << 20))
+    os.write(w, data)
+    want = data + (b"end" if kind == "write" else b"")
+    result: list[object] = []
+
+    def copy() -> None:
+        try:
+            result.append(S.splice_copy(r, c))
+        except BaseException as exc:  # pragma: no cover - reported below
+            result.append(exc)
+
+    t = threading.Thread(target=copy, daemon=True)
+    t.start()
+    got = bytearray()
+    try:
+        poller = select.poll()
+        poller.register(d, select.POLLIN)
+        poller.poll(int(HANG_S * 1000))  # the copy has begun to send
+        time.sleep(0.2)  # ... and waits for room in the socket
+        done = threading.Event()
+
+        def finish() -> None:
+            if kind == "write":
+                os.write(w, b"end")
+            os.close(w)  # on PyPy os.close keeps the GIL while it waits
+            done.set()
+
+        writer = threading.Thread(target=finish, daemon=True)
+        writer.start()
+        if not done.wait(5):
+            return f"the pipe's writer could not {kind} it while the copy waited"
+    finally:
+        d.settimeout(HANG_S)
+        while len(got) < len(want):  # the copy (and a stuck writer) can finish
+            chunk = d.recv(1 << 20)
+            if not chunk:
+                break
+            got += chunk
+        t.join(HANG_S)
+        c.close()
+        d.close()
+        os.close(r)
+    if result != [len(want)] or got != want:
+        return f"splice_copy: {result}, {len(got)} bytes arrived"
+    return None
+
+
+@pytest.mark.parametrize("kind", ["write", "close"])
+def test_copy_from_a_pipe_leaves_its_writer_free(kind):
+    """A splice straight from the caller's pipe into a blocking socket
+    waits for room with the pipe locked: the pipe's writer could neither
+    write nor close it until the socket's reader caught up (and on PyPy,
+    whose os.close does not release the GIL, that froze every thread:
+    the PyPy stress failure).  The copy goes through its private pipe
+    instead."""
+    run_bounded(_pipe_writer_case, [kind])
 
 
 def _unused_uid() -> int:

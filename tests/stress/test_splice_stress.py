@@ -4,10 +4,13 @@ Issue 7: the copy pump deadlocked when its pipe filled up (small pipe
 sizes, sockets that spread a few bytes over many pipe buffers).  Here
 several copies run at once, each with a random pipe size (4 KiB up to the
 default), source (file at a random offset, pipe, socketpair, TCP; blocking
-or not), destination (file, socketpair, TCP; blocking or not), data size
+or not), destination (file, pipe, socketpair, TCP; blocking or not), data size
 (around multiples of the pipe size, or up to 4 MiB) and *count*, with
 writers and readers that pause at random.  Every byte must arrive
-unchanged, and no copy may stall.
+unchanged, and no copy may stall.  The writer of a pipe source closes it
+while the copy may still be waiting for a socket: a copy that held the
+pipe's lock meanwhile made that close wait, and on PyPy, whose os.close
+keeps the GIL, froze the whole child.
 
 Everything runs in a forked child that reports each copy as it starts and
 ends; the parent kills it when no copy finished for STALL_S seconds and
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import faulthandler
 import os
 import random
 import select
@@ -40,7 +44,7 @@ WORKERS = 4  # copies at once
 STALL_S = 15.0  # no copy finished for this long: a deadlock
 PIPE_SIZES = [4096, 8192, 12288, 16384, 65536, 200000, None]
 SOURCES = ["file", "pipe", "socketpair", "tcp", "socketpair+nb", "tcp+nb"]
-DESTS = ["file", "socketpair", "tcp", "socketpair+nb", "tcp+nb"]
+DESTS = ["file", "pipe", "pipe+nb", "socketpair", "tcp", "socketpair+nb", "tcp+nb"]
 
 
 def _capacity(pipe_size: Optional[int]) -> int:
@@ -151,6 +155,29 @@ def _one(case: Tuple[Any, ...], asynchronous: bool) -> Optional[str]:
             out = tempfile.TemporaryFile(dir="/dev/shm")  # noqa: SIM115 - closed below
             closers.append(out.close)
             dst = out.fileno()
+        elif dst_kind.startswith("pipe"):
+            rd, wd = os.pipe2(os.O_CLOEXEC)
+            closers.append(lambda: os.close(rd))
+            dst = wd
+            os.set_blocking(dst, not (asynchronous or dst_kind.endswith("+nb")))
+            if pipe_size:
+                set_pipe_size(dst, pipe_size)
+            open_wd = [wd]
+
+            def close_wd() -> None:  # the end of the data for the reader
+                if open_wd:
+                    os.close(open_wd.pop())
+
+            closers.append(close_wd)
+
+            def pipe_sink() -> None:
+                srng = random.Random(seed + 2)
+                while chunk := os.read(rd, rng_size(srng)):
+                    got.append(chunk)
+                    _jitter(srng)
+
+            thread(pipe_sink)
+            after = close_wd
         else:
             c, d = _stream_pair(dst_kind)
             closers += [c.close, d.close]
@@ -192,7 +219,27 @@ def _one(case: Tuple[Any, ...], asynchronous: bool) -> Optional[str]:
             close()
 
 
+def _kernel_waits(pid: int) -> str:
+    """Where each thread of *pid* sleeps in the kernel: wchan and syscall."""
+    lines = []
+    try:
+        for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+            info = []
+            for name in ("wchan", "syscall"):
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/{name}") as f:
+                        info.append(f.read().strip())
+                except OSError as exc:
+                    info.append(f"({exc.strerror})")
+            lines.append(f"  thread {tid}: {info[0]}, syscall {info[1]}")
+    except OSError as exc:
+        lines.append(f"  ({exc})")
+    return "\n".join(lines)
+
+
 def _child(wfd: int, seed: int) -> None:
+    # On a stall the parent asks for every thread's Python stack (stderr).
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     lock = threading.Lock()
 
     def report(*msg: Any) -> None:
@@ -245,30 +292,43 @@ def test_splice_copy_stress() -> None:
     copies = 0
     ended = False
     try:
-        with os.fdopen(rfd, "r") as reader:
-            poller = select.poll()
-            poller.register(reader, select.POLLIN)
-            while not ended:
+        # Lines are split here, not by a buffered reader: poll() cannot see
+        # lines a reader has already taken from the pipe into its buffer.
+        poller = select.poll()
+        poller.register(rfd, select.POLLIN)
+        buf = b""
+        while not ended:
+            if b"\n" not in buf:
                 if not poller.poll(int(STALL_S * 1000)):
+                    waits = _kernel_waits(pid)
+                    os.kill(pid, signal.SIGUSR1)  # Python stacks to stderr
+                    time.sleep(1)
                     os.kill(pid, signal.SIGKILL)
                     stuck = "\n".join(f"  {c}" for c in in_flight.values())
-                    failures.append(f"no copy finished for {STALL_S} s; in flight:\n{stuck}")
+                    failures.append(
+                        f"no copy finished for {STALL_S} s; in flight:\n{stuck}\n"
+                        f"kernel waits (Python stacks on stderr):\n{waits}"
+                    )
                     break
-                line = reader.readline()
-                if not line:
+                data = os.read(rfd, 1 << 16)
+                if not data:
                     failures.append("the child died")
                     break
-                msg = ast.literal_eval(line)
-                if msg[0] == "start":
-                    in_flight[msg[1]] = msg[2:]
-                elif msg[0] == "done":
-                    case = in_flight.pop(msg[1])
-                    copies += 1
-                    if msg[2]:
-                        failures.append(f"{case}: {msg[2]}")
-                else:
-                    ended = True
+                buf += data
+                continue
+            line, buf = buf.split(b"\n", 1)
+            msg = ast.literal_eval(line.decode())
+            if msg[0] == "start":
+                in_flight[msg[1]] = msg[2:]
+            elif msg[0] == "done":
+                case = in_flight.pop(msg[1])
+                copies += 1
+                if msg[2]:
+                    failures.append(f"{case}: {msg[2]}")
+            else:
+                ended = True
     finally:
+        os.close(rfd)
         os.waitpid(pid, 0)
     assert not failures, f"seed {seed}:\n" + "\n".join(failures[:5])
     assert copies > 20, f"seed {seed}: only {copies} copies"
