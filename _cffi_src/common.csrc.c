@@ -13,10 +13,8 @@
    would need 2**64-1 expirations), but an fd of another kind can deliver
    eight 0xff bytes: then errno is 0, so the caller never mistakes data for
    a failure (and never raises a stale errno). */
-static uint64_t butter_read_u64(int fd)
+static uint64_t butter_u64_result(ssize_t n, uint64_t value)
 {
-    uint64_t value;
-    ssize_t n = read(fd, &value, sizeof value);
     if (n != (ssize_t)sizeof value) {
         if (n >= 0)
             errno = EIO;
@@ -25,6 +23,13 @@ static uint64_t butter_read_u64(int fd)
     if (value == UINT64_MAX)
         errno = 0;
     return value;
+}
+
+static uint64_t butter_read_u64(int fd)
+{
+    uint64_t value = 0;
+    ssize_t n = read(fd, &value, sizeof value);
+    return butter_u64_result(n, value);
 }
 
 #ifndef RWF_NOWAIT
@@ -44,17 +49,10 @@ static ssize_t butter_read_nowait(int fd, char *buf, size_t size)
 /* butter_read_u64 that never sleeps (see butter_read_nowait). */
 static uint64_t butter_read_u64_nowait(int fd)
 {
-    uint64_t value;
+    uint64_t value = 0;
     struct iovec iov = { &value, sizeof value };
     ssize_t n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
-    if (n != (ssize_t)sizeof value) {
-        if (n >= 0)
-            errno = EIO;
-        return UINT64_MAX;
-    }
-    if (value == UINT64_MAX)
-        errno = 0;
-    return value;
+    return butter_u64_result(n, value);
 }
 
 /* poll(2) on one fd for input: its revents (0: not ready), or -1 with

@@ -151,9 +151,11 @@ class FdOwner:
         """True once :meth:`close` ran (or the object was detached)."""
         return self._fd < 0
 
-    def _forget_fd(self) -> int:
-        """Mark the object closed and wake sleepers; return the fd to close
-        now (-1 if a busy thread will close it, see (C1))."""
+    def _forget_fd(self, detach: bool = False) -> int:
+        """Mark the object closed and wake sleepers (C2); -1 if it already
+        was.  For ``close()``: return the fd to close now, or -1 if a busy
+        thread will close it (C1).  For ``detach()``: return the fd, which
+        is the caller's from now on (only the wake-up fd is ours to close)."""
         with self._state:
             fd = self._fd
             if fd < 0:
@@ -164,8 +166,8 @@ class FdOwner:
             if wake >= 0:
                 _wake_up(wake)
             if self._busy:
-                self._orphans = (fd, wake)
-                return -1
+                self._orphans = (wake,) if detach else (fd, wake)
+                return fd if detach else -1
         if wake >= 0:
             os.close(wake)
         return fd
@@ -182,20 +184,9 @@ class FdOwner:
     def detach(self) -> int:
         """Give up ownership: return the fd without closing it (threads
         sleeping on the object wake up as for :meth:`close`)."""
-        with self._state:
-            fd = self._fd
-            if fd < 0:
-                raise self._closed_error()
-            self._fd = -1
-            wake = self._wake
-            self._wake = -1
-            if wake >= 0:
-                _wake_up(wake)
-                if self._busy:
-                    self._orphans = (wake,)
-                    wake = -1
-        if wake >= 0:
-            os.close(wake)
+        fd = self._forget_fd(detach=True)
+        if fd < 0:
+            raise self._closed_error()
         return fd
 
     # -- (C1): bracketing the slow path --------------------------------------
