@@ -15,6 +15,9 @@ import errno
 import os
 from _thread import allocate_lock
 
+from ._errors import retry_or_raise
+from ._lowlevel import lib
+
 try:  # the C type itself: importing all of ``collections`` costs ~3 ms
     from _collections import deque  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - other implementations
@@ -388,9 +391,7 @@ class EventLike(FdOwner, _GenericBase[E]):
         events = self._fetch(_AS_FD)
         if events is None:
             raise BlockingIOError(_EAGAIN, os.strerror(_EAGAIN))
-        if len(events) > 1:
-            self._cache.extend(events[1:])
-        return events[0]
+        return self._first(events)
 
     def read_events(self) -> List[E]:
         """Return the cached events, or else everything the kernel has ready.
@@ -407,13 +408,6 @@ class EventLike(FdOwner, _GenericBase[E]):
             raise BlockingIOError(_EAGAIN, os.strerror(_EAGAIN))
         return events
 
-    def _read_ready(self) -> List[E]:
-        """Like :meth:`read_events` for a non-blocking fd, ``[]`` if none."""
-        try:
-            return self.read_events()
-        except BlockingIOError:
-            return []
-
     def wait(self, timeout: Optional[float] = None) -> Optional[E]:
         """Block until an event is ready and return it; ``None`` on timeout.
 
@@ -428,8 +422,10 @@ class EventLike(FdOwner, _GenericBase[E]):
         except IndexError:
             pass
         events = self._fetch(timeout)
-        if events is None:
-            return None
+        return None if events is None else self._first(events)
+
+    def _first(self, events: List[E]) -> E:
+        """The first event of a batch; the rest wait in the cache (R2)."""
         if len(events) > 1:
             self._cache.extend(events[1:])
         return events[0]
@@ -474,8 +470,6 @@ def _drain(cache: Deque[E]) -> List[E]:
 def poll_now(fd: int) -> bool:
     """True if *fd* is ready to read now (or in error, or poll was
     interrupted: the read that follows says which)."""
-    from ._lowlevel import lib
-
     revents: int = lib.butter_poll_in(fd, 0)
     return revents != 0
 
@@ -528,14 +522,10 @@ def _ms_left(deadline: float) -> int:
 
 
 def _new_wake_fd() -> int:
-    from ._lowlevel import lib
-
     while True:
         fd: int = lib.eventfd(0, lib.EFD_CLOEXEC | lib.EFD_NONBLOCK)
         if fd >= 0:
             return fd
-        from ._errors import retry_or_raise
-
         retry_or_raise()
 
 

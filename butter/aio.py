@@ -984,7 +984,7 @@ class Context(EventLike[Request]):
         kernel hands each completion to one io_getevents)."""
         cap = self._maxevents
         want = cap if max_nr is None else min(max_nr, cap)
-        events = _new("struct io_event[]", want) if want else _new("struct io_event[]", 1)
+        events = _new("struct io_event[]", max(want, 1))
         min_nr = min(min_nr, want)
         pending = self._pending
         out = []
