@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -149,3 +150,65 @@ def no_fd_leak():
     yield
     leaked = open_fds() - before
     assert not leaked, f"leaked fds: {sorted(leaked)}"
+
+
+def run_bounded(fn: Callable[[Any], Any], cases: list, timeout: float = 15.0) -> None:
+    """Call ``fn(case)`` for each case in a forked child; ``fn`` returns None
+    or a string saying what went wrong.  Fails the test on a wrong result,
+    an exception, or a case that does not finish within *timeout* seconds
+    (a deadlock)."""
+    import pickle
+    import select
+    import signal
+    import traceback
+
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(rfd)
+        try:
+            for case in cases:
+                try:
+                    problem = fn(case)
+                except BaseException as exc:  # report it, keep the child's exit clean
+                    problem = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                blob = pickle.dumps((case, problem))
+                os.write(wfd, len(blob).to_bytes(4, "little") + blob)
+        finally:
+            os._exit(0)
+    os.close(wfd)
+    failures = []
+    try:
+        with os.fdopen(rfd, "rb") as reader:
+            poller = select.poll()
+            poller.register(reader, select.POLLIN)
+            for case in cases:
+                if not poller.poll(int(timeout * 1000)):
+                    os.kill(pid, signal.SIGKILL)
+                    failures.append(f"{case}: still copying after {timeout} s (deadlock)")
+                    break
+                head = reader.read(4)
+                if len(head) < 4:
+                    failures.append(f"{case}: the child died")
+                    break
+                done_case, problem = pickle.loads(reader.read(int.from_bytes(head, "little")))
+                assert done_case == case
+                if problem:
+                    failures.append(f"{case}: {problem}")
+    finally:
+        _, status = os.waitpid(pid, 0)
+    assert not failures, "\n".join(failures)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def stream_pair(kind: str) -> tuple[socket.socket, socket.socket]:
+    """A connected pair of stream sockets: TCP on loopback for kinds that
+    start with ``"tcp"``, else a Unix socketpair."""
+    if not kind.startswith("tcp"):
+        return socket.socketpair()
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        a = socket.create_connection(srv.getsockname())
+        b, _ = srv.accept()
+    return a, b

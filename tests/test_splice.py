@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import assert_clean_error, open_fds
+from conftest import assert_clean_error, open_fds, run_bounded, stream_pair
 
 from butter import splice as S
 
@@ -647,54 +647,6 @@ def _sizes_around(pipe_size: int | None) -> list[int]:
     return [0, 1, p // 2 + 1, p - 1, p, p + 1, 2 * p + 1, (3 << 20) + 7]
 
 
-def run_bounded(fn, cases, timeout: float = HANG_S) -> None:
-    """Call ``fn(case)`` for each case in a forked child; ``fn`` returns None
-    or a string saying what went wrong.  Fails the test on a wrong result,
-    an exception, or a case that does not finish within *timeout* seconds."""
-    import pickle
-    import select
-    import signal
-    import traceback
-
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        os.close(rfd)
-        try:
-            for case in cases:
-                try:
-                    problem = fn(case)
-                except BaseException as exc:  # report it, keep the child's exit clean
-                    problem = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-                blob = pickle.dumps((case, problem))
-                os.write(wfd, len(blob).to_bytes(4, "little") + blob)
-        finally:
-            os._exit(0)
-    os.close(wfd)
-    failures = []
-    try:
-        with os.fdopen(rfd, "rb") as reader:
-            poller = select.poll()
-            poller.register(reader, select.POLLIN)
-            for case in cases:
-                if not poller.poll(int(timeout * 1000)):
-                    os.kill(pid, signal.SIGKILL)
-                    failures.append(f"{case}: still copying after {timeout} s (deadlock)")
-                    break
-                head = reader.read(4)
-                if len(head) < 4:
-                    failures.append(f"{case}: the child died")
-                    break
-                done_case, problem = pickle.loads(reader.read(int.from_bytes(head, "little")))
-                assert done_case == case
-                if problem:
-                    failures.append(f"{case}: {problem}")
-    finally:
-        _, status = os.waitpid(pid, 0)
-    assert not failures, "\n".join(failures)
-    assert os.waitstatus_to_exitcode(status) == 0
-
-
 def _feed(fd: int, data: bytes, close) -> threading.Thread:
     """Write *data* to the blocking *fd* in FEED_CHUNKS-sized writes, then close."""
 
@@ -710,19 +662,6 @@ def _feed(fd: int, data: bytes, close) -> threading.Thread:
     t = threading.Thread(target=run, daemon=True)
     t.start()
     return t
-
-
-def _tcp_pair() -> tuple[socket.socket, socket.socket]:
-    with socket.socket() as srv:
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(1)
-        a = socket.create_connection(srv.getsockname())
-        b, _ = srv.accept()
-    return a, b
-
-
-def _stream_pair(kind: str) -> tuple[socket.socket, socket.socket]:
-    return _tcp_pair() if kind == "tcp" else socket.socketpair()
 
 
 def copy_case(case: tuple[str, str, int | None, int]) -> str | None:
@@ -751,7 +690,7 @@ def copy_case(case: tuple[str, str, int | None, int]) -> str | None:
                 S.set_pipe_size(w, pipe_size)
             threads.append(_feed(w, data, lambda: os.close(w)))
         else:
-            a, b = _stream_pair(src_base)
+            a, b = stream_pair(src_base)
             closers += [a.close, b.close]
             src = b.fileno()
             threads.append(_feed(a.fileno(), data, lambda: a.shutdown(socket.SHUT_WR)))
@@ -762,7 +701,7 @@ def copy_case(case: tuple[str, str, int | None, int]) -> str | None:
             dst = out.fileno()
             after = None
         else:
-            c, d = _stream_pair(dst_base)
+            c, d = stream_pair(dst_base)
             closers += [c.close, d.close]
             dst = c.fileno()
             threads.append(_socket_sink(d, got))
@@ -836,8 +775,8 @@ def test_copy_forwards_before_waiting_for_more_input(kind, pipe_size):
     """A peer that waits for an answer before sending more gets its message
     at once: the copy delivers what it read before it waits for more input
     (the old pump read ahead on the socket and sat on the message)."""
-    a, b = _stream_pair(kind)
-    c, d = _stream_pair(kind)
+    a, b = stream_pair(kind)
+    c, d = stream_pair(kind)
     result: list[object] = []
 
     def copy() -> None:
@@ -873,7 +812,7 @@ def test_copy_forwards_before_waiting_for_more_input(kind, pipe_size):
 def _pipe_reader_case(kind: str) -> str | None:
     """splice_copy(blocking socket -> the caller's pipe): the pipe's reader
     gets each message while the copy waits for the next one."""
-    a, b = _stream_pair(kind)
+    a, b = stream_pair(kind)
     r, w = os.pipe2(os.O_CLOEXEC)
     result: list[object] = []
 
@@ -1068,7 +1007,7 @@ def test_copy_to_tcp_last_bytes_not_held_back_any_pipe_size(pipe_size):
     def case(args: tuple[int, int]) -> str | None:
         size, offset = args
         data = _payload(size)
-        a, b = _tcp_pair()
+        a, b = stream_pair("tcp")
         with a, b, _file_with(b"\0" * offset + data) as f:
             n = S.splice_copy(f, a, src_offset=offset, pipe_size=pipe_size)
             b.settimeout(5)  # a held-back tail would never arrive

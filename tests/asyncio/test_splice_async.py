@@ -10,7 +10,7 @@ import tempfile
 import threading
 
 import pytest
-from conftest import open_fds
+from conftest import open_fds, run_bounded, stream_pair
 
 from butter.asyncio.splice import splice_copy_async
 
@@ -148,62 +148,6 @@ def _sizes_around(pipe_size):
     return [0, 1, p // 2 + 1, p - 1, p, p + 1, 2 * p + 1, (3 << 20) + 7]
 
 
-def _run_bounded(fn, cases, timeout=HANG_S):
-    """``fn(case)`` for each case in a forked child; it returns None or what
-    went wrong.  Fails on a wrong result, an exception or a hang."""
-    import pickle
-    import select
-    import signal
-    import traceback
-
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(rfd)
-        try:
-            for case in cases:
-                try:
-                    problem = fn(case)
-                except BaseException as exc:
-                    problem = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-                blob = pickle.dumps((case, problem))
-                os.write(wfd, len(blob).to_bytes(4, "little") + blob)
-        finally:
-            os._exit(0)
-    os.close(wfd)
-    failures = []
-    try:
-        with os.fdopen(rfd, "rb") as reader:
-            poller = select.poll()
-            poller.register(reader, select.POLLIN)
-            for case in cases:
-                if not poller.poll(int(timeout * 1000)):
-                    os.kill(pid, signal.SIGKILL)
-                    failures.append(f"{case}: still copying after {timeout} s (deadlock)")
-                    break
-                head = reader.read(4)
-                if len(head) < 4:
-                    failures.append(f"{case}: the child died")
-                    break
-                _, problem = pickle.loads(reader.read(int.from_bytes(head, "little")))
-                if problem:
-                    failures.append(f"{case}: {problem}")
-    finally:
-        os.waitpid(pid, 0)
-    assert not failures, "\n".join(failures)
-
-
-def _stream_pair(kind):
-    if kind != "tcp":
-        return socket.socketpair()
-    with socket.socket() as srv:
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(1)
-        a = socket.create_connection(srv.getsockname())
-        b, _ = srv.accept()
-    return a, b
-
-
 def _thread(fn):
     t = threading.Thread(target=fn, daemon=True)
     t.start()
@@ -243,7 +187,7 @@ def _copy_case(case):
                 fcntl.fcntl(w, 1031, pipe_size)  # F_SETPIPE_SZ
             threads.append(_thread(lambda: feed(w, lambda: os.close(w))))
         else:
-            a, b = _stream_pair(src_kind)
+            a, b = stream_pair(src_kind)
             closers += [a.close, b.close]
             b.setblocking(False)
             src = b.fileno()
@@ -254,7 +198,7 @@ def _copy_case(case):
             closers.append(out.close)
             dst = out.fileno()
         else:
-            c, d = _stream_pair(dst_kind)
+            c, d = stream_pair(dst_kind)
             closers += [c.close, d.close]
             c.setblocking(False)
             dst = c.fileno()
@@ -301,7 +245,7 @@ def test_any_pipe_size(src_kind, dst_kind, pipe_size):
     """Every byte arrives, unchanged, whatever the pipe size and fd kinds
     (the old pump, its pipe full, waited on a regular file: EPERM)."""
     cases = [(src_kind, dst_kind, pipe_size, n) for n in _sizes_around(pipe_size)]
-    _run_bounded(_copy_case, cases)
+    run_bounded(_copy_case, cases)
 
 
 @pytest.mark.parametrize("pipe_size", PIPE_SIZES, ids=PIPE_IDS)
@@ -312,8 +256,8 @@ def test_forwards_before_waiting_for_more_input(kind, pipe_size):
 
     async def main():
         loop = asyncio.get_running_loop()
-        a, b = _stream_pair(kind)
-        c, d = _stream_pair(kind)
+        a, b = stream_pair(kind)
+        c, d = stream_pair(kind)
         with a, b, c, d:
             for s in (a, b, c, d):
                 s.setblocking(False)

@@ -34,6 +34,8 @@ import time
 import traceback
 from typing import Any, Callable, List, Optional, Tuple
 
+from conftest import stream_pair
+
 from butter.asyncio.splice import splice_copy_async
 from butter.splice import DEFAULT_PIPE_SIZE, set_pipe_size, splice_copy
 
@@ -73,17 +75,6 @@ def _pick(rng: random.Random, asynchronous: bool) -> Tuple[Any, ...]:
     if src == "file" and rng.random() < 0.3:  # a stream source would be left unread
         count = rng.randrange(0, size + 2)
     return src, dst, pipe_size, size, offset, count, rng.randrange(1 << 30)
-
-
-def _stream_pair(kind: str) -> Tuple[socket.socket, socket.socket]:
-    if not kind.startswith("tcp"):
-        return socket.socketpair()
-    with socket.socket() as srv:
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(1)
-        a = socket.create_connection(srv.getsockname())
-        b, _ = srv.accept()
-    return a, b
 
 
 def _jitter(rng: random.Random) -> None:
@@ -145,7 +136,7 @@ def _one(case: Tuple[Any, ...], asynchronous: bool) -> Optional[str]:
                 set_pipe_size(w, pipe_size)
             thread(lambda: feed(w, lambda: os.close(w)))
         else:
-            a, b = _stream_pair(src_kind)
+            a, b = stream_pair(src_kind)
             closers += [a.close, b.close]
             src = b.fileno()
             os.set_blocking(src, not (asynchronous or src_kind.endswith("+nb")))
@@ -179,7 +170,7 @@ def _one(case: Tuple[Any, ...], asynchronous: bool) -> Optional[str]:
             thread(pipe_sink)
             after = close_wd
         else:
-            c, d = _stream_pair(dst_kind)
+            c, d = stream_pair(dst_kind)
             closers += [c.close, d.close]
             dst = c.fileno()
             os.set_blocking(dst, not (asynchronous or dst_kind.endswith("+nb")))
