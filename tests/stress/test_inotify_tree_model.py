@@ -275,7 +275,7 @@ def watched_inodes(tree: InotifyTree) -> Dict[int, int]:
 
 
 def check_bookkeeping(tree: InotifyTree) -> List[str]:
-    """The invariants of butter/_inotify_tree.py, once everything is read."""
+    """The invariants of butter/inotify/_tree.py, once everything is read."""
     problems = []
     entries, dir_wd, wd_dir = tree._entries, tree._dir_wd, tree._wd_dir
     if tree._pending:

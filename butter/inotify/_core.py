@@ -1,23 +1,6 @@
-"""inotify(7): watch files and directories for changes.
+"""The inotify core: thin calls, the event types and parser, :class:`Inotify`.
 
-Thin wrappers (:func:`inotify_init`, :func:`inotify_add_watch`,
-:func:`inotify_rm_watch`) call the kernel directly; :func:`str_to_events`
-parses what ``read(2)`` returns into :class:`InotifyEvent` named tuples;
-:class:`Inotify` owns the fd; :func:`watch` is a generator for one path.
-
-What the kernel does: each watch (a *wd*) reports the events in its mask
-for one inode (a directory also reports events on its entries, with the
-entry's name in ``filename``).  Events queue in the kernel until read; when
-``fs.inotify.max_queued_events`` are queued the kernel drops further events
-and queues one ``IN_Q_OVERFLOW`` (wd -1) instead.  Removing a watch, or the
-watched inode going away, queues ``IN_IGNORED`` for its wd.
-
-What butter adds: reads always drain everything the kernel has (the read
-buffer grows to fit, sized with ``FIONREAD``); overflow is an ordinary event
-(``overflow_event``) in every layer, never hidden; :class:`Inotify` keeps
-the wd -> path map so :meth:`Inotify.event_path` gives an event's full path;
-hitting a kernel limit raises ``OSError`` naming the sysctl to raise.
-Recursive watching and renames as one event live in :class:`InotifyTree`.
+Exported, with the constants and :class:`InotifyTree`, by :mod:`butter.inotify`.
 """
 
 from __future__ import annotations
@@ -29,9 +12,35 @@ import sys
 from collections import namedtuple
 from itertools import repeat
 
-from ._errors import retry_or_raise
-from ._fd import E, EventLike, FdArg, check_int, fileno
-from ._lowlevel import ffi, lib
+from .._errors import retry_or_raise
+from .._fd import E, EventLike, FdArg, check_int, fileno
+from .._lowlevel import ffi, lib
+from ._constants import (
+    IN_ACCESS,
+    IN_ALL_EVENTS,
+    IN_ATTRIB,
+    IN_CLOEXEC,
+    IN_CLOSE,
+    IN_CLOSE_NOWRITE,
+    IN_CLOSE_WRITE,
+    IN_CREATE,
+    IN_DELETE,
+    IN_DELETE_SELF,
+    IN_IGNORED,
+    IN_ISDIR,
+    IN_MASK_ADD,
+    IN_MODIFY,
+    IN_MOVE,
+    IN_MOVED_FROM,
+    IN_MOVED_TO,
+    IN_MOVE_SELF,
+    IN_NONBLOCK,
+    IN_OPEN,
+    IN_Q_OVERFLOW,
+    IN_UNMOUNT,
+    _INIT_FLAGS,
+    _WATCH_FLAGS,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,62 +48,6 @@ if TYPE_CHECKING:
 
     PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
-__all__ = [
-    "IN_ACCESS", "IN_ALL_EVENTS", "IN_ATTRIB", "IN_CLOEXEC", "IN_CLOSE",
-    "IN_CLOSE_NOWRITE", "IN_CLOSE_WRITE", "IN_CREATE", "IN_DELETE",
-    "IN_DELETE_SELF", "IN_DONT_FOLLOW", "IN_EXCL_UNLINK", "IN_IGNORED",
-    "IN_ISDIR", "IN_MASK_ADD", "IN_MASK_CREATE", "IN_MODIFY", "IN_MOVE",
-    "IN_MOVED_FROM", "IN_MOVED_TO", "IN_MOVE_SELF", "IN_NONBLOCK",
-    "IN_ONESHOT", "IN_ONLYDIR", "IN_OPEN", "IN_Q_OVERFLOW", "IN_UNMOUNT",
-    "Inotify", "InotifyEvent", "InotifyTree", "PathEvent", "event_name",
-    "inotify_add_watch", "inotify_init", "inotify_rm_watch", "str_to_events",
-    "watch",
-]  # fmt: skip
-
-IN_ACCESS: int = lib.IN_ACCESS  # file was read
-IN_MODIFY: int = lib.IN_MODIFY  # file was written
-IN_ATTRIB: int = lib.IN_ATTRIB  # metadata changed (permissions, times, links, xattrs)
-IN_CLOSE_WRITE: int = lib.IN_CLOSE_WRITE  # file opened for writing was closed
-IN_CLOSE_NOWRITE: int = lib.IN_CLOSE_NOWRITE  # file not opened for writing was closed
-IN_CLOSE: int = lib.IN_CLOSE  # either close
-IN_OPEN: int = lib.IN_OPEN  # file or directory was opened
-IN_MOVED_FROM: int = lib.IN_MOVED_FROM  # an entry was renamed away from the directory
-IN_MOVED_TO: int = lib.IN_MOVED_TO  # an entry was renamed into the directory
-IN_MOVE: int = lib.IN_MOVE  # either half of a rename
-IN_CREATE: int = lib.IN_CREATE  # an entry was created in the directory
-IN_DELETE: int = lib.IN_DELETE  # an entry was deleted from the directory
-IN_DELETE_SELF: int = lib.IN_DELETE_SELF  # the watched inode was deleted
-IN_MOVE_SELF: int = lib.IN_MOVE_SELF  # the watched inode was moved
-IN_UNMOUNT: int = lib.IN_UNMOUNT  # its filesystem was unmounted
-IN_Q_OVERFLOW: int = lib.IN_Q_OVERFLOW  # the kernel queue overflowed: events were lost
-IN_IGNORED: int = lib.IN_IGNORED  # the watch was removed
-IN_ISDIR: int = lib.IN_ISDIR  # the subject of the event is a directory
-IN_ONLYDIR: int = lib.IN_ONLYDIR  # watch: fail unless the path is a directory
-IN_DONT_FOLLOW: int = lib.IN_DONT_FOLLOW  # watch: do not follow a final symlink
-IN_EXCL_UNLINK: int = lib.IN_EXCL_UNLINK  # watch: no events for unlinked children
-IN_MASK_CREATE: int = lib.IN_MASK_CREATE  # watch: fail with EEXIST if already watched
-IN_MASK_ADD: int = lib.IN_MASK_ADD  # watch: add to the existing mask
-IN_ONESHOT: int = lib.IN_ONESHOT  # watch: remove after the first event
-IN_ALL_EVENTS: int = lib.IN_ALL_EVENTS  # every event above that a watch can ask for
-IN_CLOEXEC: int = lib.IN_CLOEXEC  # init: close-on-exec (always set by butter)
-IN_NONBLOCK: int = lib.IN_NONBLOCK  # init: non-blocking reads
-
-_INIT_FLAGS = IN_CLOEXEC | IN_NONBLOCK
-_WATCH_FLAGS = (
-    IN_ALL_EVENTS | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK | IN_MASK_CREATE
-    | IN_MASK_ADD | IN_ONESHOT
-)  # fmt: skip
-
-#: Event and watch flag names to values, and values to names
-#: (``event_name["IN_CREATE"] == IN_CREATE``, ``event_name[IN_CREATE] == "IN_CREATE"``).
-#: The init flags ``IN_CLOEXEC``/``IN_NONBLOCK`` are left out: their values
-#: collide with event bits.
-event_name: Dict[Union[str, int], Union[str, int]] = {}
-for _name in __all__:
-    if _name.startswith("IN_") and _name not in ("IN_CLOEXEC", "IN_NONBLOCK"):
-        event_name[_name] = globals()[_name]
-        event_name[globals()[_name]] = _name
-del _name
 
 _EVENT_SIZE: int = ffi.sizeof("struct inotify_event")
 _MAX_EVENT_SIZE = _EVENT_SIZE + lib.BUTTER_NAME_MAX + 1
@@ -432,24 +385,3 @@ def watch(path: PathArg, events: int = IN_ALL_EVENTS) -> Iterator[InotifyEvent]:
                 yield event
                 if event[1] & IN_IGNORED:
                     return
-
-
-if TYPE_CHECKING:
-    from ._inotify_tree import InotifyTree
-
-
-def __getattr__(name: str) -> object:
-    # InotifyTree lives in butter._inotify_tree, which imports this module:
-    # loaded on first use, so either module can be imported first.
-    if name == "InotifyTree":
-        from ._inotify_tree import InotifyTree
-
-        globals()["InotifyTree"] = InotifyTree
-        return InotifyTree
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-if __name__ == "__main__":  # python -m butter.inotify: the CLI, nothing else
-    from butter._inotify_cli import main
-
-    sys.exit(main())

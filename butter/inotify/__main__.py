@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Dict, List, Optional
 
-from .inotify import (
+from ._constants import (
     IN_ALL_EVENTS,
     IN_CREATE,
     IN_DELETE_SELF,
@@ -28,10 +28,9 @@ from .inotify import (
     IN_MOVED_TO,
     IN_Q_OVERFLOW,
     IN_UNMOUNT,
-    Inotify,
-    InotifyEvent,
     event_name,
 )
+from ._core import Inotify, InotifyEvent
 
 # inotify-tools' order (inotifytools_event_to_str); CLOSE follows IGNORED.
 _ORDER = [
@@ -208,3 +207,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 130
     finally:
         watcher.inotify.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Recursive watching and renames as one event (re-exported by butter.inotify).
+"""Recursive watching and renames as one event (exported by butter.inotify).
 
 :class:`InotifyTree` watches directory trees.  It keeps, for every directory
 it knows, the names in it, so :meth:`InotifyTree.paths` is what it believes
@@ -32,8 +32,8 @@ import numbers
 import os
 import select
 
-from ._fd import check_int
-from .inotify import (
+from .._fd import check_int
+from ._constants import (
     IN_ACCESS,
     IN_ALL_EVENTS,
     IN_ATTRIB,
@@ -52,6 +52,8 @@ from .inotify import (
     IN_OPEN,
     IN_Q_OVERFLOW,
     IN_UNMOUNT,
+)
+from ._core import (
     InotifyEvent,
     PathEvent,
     _InotifyBase,
@@ -63,9 +65,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Set, Tuple
 
-    from .inotify import PathArg
+    from ._core import PathArg
 
-__all__ = ["InotifyTree", "PathEvent"]
+__all__ = ["InotifyTree"]
 
 _TRACK = IN_CREATE | IN_DELETE | IN_MOVE | IN_DELETE_SELF | IN_MOVE_SELF
 _DIR_READ = IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE  # our own listings cause these
