@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _util import header, per_call_ns
 
 import butter.fanotify as fa
-from butter._fanotify_records import _META, META_SIZE
+from butter.fanotify._records import _META, META_SIZE
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 

@@ -122,8 +122,8 @@ def tour_inotify() -> None:
 def tour_fanotify() -> None:
     import tempfile
 
-    from ._fanotify_cli import mask_to_types
     from .fanotify import FAN_ACCESS, FAN_CLOSE, FAN_EVENT_ON_CHILD, FAN_MODIFY, FAN_OPEN, Fanotify
+    from .fanotify._constants import mask_to_types
 
     _say("fanotify: who touched which file (fatrace's format)")
     if os.geteuid() != 0:

@@ -189,7 +189,8 @@ def test_sethostname_refuses_nul():
 
 # -- import order and pickling (multiprocessing) ------------------------------------
 @pytest.mark.parametrize(
-    "first", ["butter.inotify._tree", "butter.inotify.__main__", "butter.inotify", "butter.asyncio.inotify"]
+    "first",
+    ["butter.inotify._tree", "butter.inotify.__main__", "butter.inotify", "butter.asyncio.inotify"],
 )
 def test_inotify_modules_import_in_any_order(first):
     run_python(

@@ -772,7 +772,7 @@ def test_cli_matches_fatrace(tmp_path):
 
 
 def test_fatrace_letters():
-    from butter._fanotify_cli import mask_to_types, types_to_mask
+    from butter.fanotify._constants import mask_to_types, types_to_mask
 
     assert mask_to_types(FAN_CLOSE_WRITE) == "CW"
     assert mask_to_types(FAN_OPEN | FAN_ACCESS | FAN_CLOSE_NOWRITE) == "RCO"

@@ -23,8 +23,8 @@ Recursive watching and renames as one event live in :class:`InotifyTree`.
 from __future__ import annotations
 
 from .._public import publish
+from . import _constants
 from ._constants import *  # noqa: F403 - the IN_* constants and event_name
-from ._constants import __all__ as _constants_all
 from ._core import (
     Inotify,
     InotifyEvent,
@@ -38,9 +38,9 @@ from ._core import (
 from ._tree import InotifyTree
 
 __all__ = [
-    *_constants_all,
     "Inotify", "InotifyEvent", "InotifyTree", "PathEvent", "inotify_add_watch",
     "inotify_init", "inotify_rm_watch", "str_to_events", "watch",
 ]  # fmt: skip
+__all__ += _constants.__all__
 
 publish(__name__, globals())

@@ -16,6 +16,8 @@ from .._errors import retry_or_raise
 from .._fd import E, EventLike, FdArg, check_int, fileno
 from .._lowlevel import ffi, lib
 from ._constants import (
+    _INIT_FLAGS,
+    _WATCH_FLAGS,
     IN_ACCESS,
     IN_ALL_EVENTS,
     IN_ATTRIB,
@@ -28,18 +30,14 @@ from ._constants import (
     IN_DELETE_SELF,
     IN_IGNORED,
     IN_ISDIR,
-    IN_MASK_ADD,
     IN_MODIFY,
     IN_MOVE,
+    IN_MOVE_SELF,
     IN_MOVED_FROM,
     IN_MOVED_TO,
-    IN_MOVE_SELF,
-    IN_NONBLOCK,
     IN_OPEN,
     IN_Q_OVERFLOW,
     IN_UNMOUNT,
-    _INIT_FLAGS,
-    _WATCH_FLAGS,
 )
 
 TYPE_CHECKING = False

@@ -1,6 +1,6 @@
 """seccomp user notification (``SECCOMP_RET_USER_NOTIF``): records and fd.
 
-Part of :mod:`butter.seccomp` (import it from there).  A filter rule with
+Exported by :mod:`butter.seccomp` (import it from there).  A filter rule with
 the ``NOTIFY`` action stops the calling thread in the kernel and queues a
 notification on the filter's *notify fd*; a supervisor reads it
 (``SECCOMP_IOCTL_NOTIF_RECV``) and answers (``SECCOMP_IOCTL_NOTIF_SEND``)
@@ -17,14 +17,14 @@ from __future__ import annotations
 import errno
 import os
 
-from ._fd import EventLike, check_int, fileno
-from ._seccomp_lowlevel import ffi, lib
+from .._fd import EventLike, check_int, fileno
+from ._lib import ffi, lib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, List, Sequence, Union
 
-    from ._fd import FdArg
+    from .._fd import FdArg
 
 __all__ = [
     "SECCOMP_USER_NOTIF_FLAG_CONTINUE",

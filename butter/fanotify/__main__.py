@@ -22,7 +22,8 @@ import select
 import sys
 import time
 
-from . import fanotify as fa
+from .. import fanotify as fa
+from ._constants import mask_to_types, types_to_mask
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,39 +33,6 @@ _IO = fa.FAN_ACCESS | fa.FAN_MODIFY | fa.FAN_OPEN | fa.FAN_CLOSE
 _DIR = fa.FAN_CREATE | fa.FAN_DELETE | fa.FAN_MOVE
 _O_PATH = getattr(os, "O_PATH", os.O_RDONLY)
 _MARK_MASK = _IO | fa.FAN_ONDIR | fa.FAN_EVENT_ON_CHILD
-
-# fatrace's letters, in fatrace's order, with the bits each one stands for.
-_LETTERS = (
-    ("R", fa.FAN_ACCESS),
-    ("C", fa.FAN_CLOSE),
-    ("W", fa.FAN_MODIFY | fa.FAN_CLOSE_WRITE),
-    ("O", fa.FAN_OPEN),
-    ("+", fa.FAN_CREATE),
-    ("D", fa.FAN_DELETE),
-    ("<", fa.FAN_MOVED_FROM),
-    (">", fa.FAN_MOVED_TO),
-)
-
-
-def mask_to_types(mask: int) -> str:
-    """fatrace's type letters for an event mask (``"CW"``, ``"RCO"``, ``"<>"``)."""
-    return "".join(letter for letter, bits in _LETTERS if mask & bits)
-
-
-def types_to_mask(types: str) -> int:
-    """The event bits a fatrace ``--filter`` string selects."""
-    mask = 0
-    for ch in types.upper():
-        for letter, bits in _LETTERS:
-            if ch == letter or (ch in "<>" and letter in "<>"):
-                mask |= fa.FAN_MOVE if ch in "<>" else bits
-                break
-        else:
-            raise ValueError(f"unknown --filter type {ch!r}")
-    if "C" in types.upper():
-        mask |= fa.FAN_CLOSE
-    return mask
-
 
 def _real_mounts() -> List[str]:
     """Mount points backed by a device (or a bind of a real path), as fatrace picks."""
@@ -342,3 +310,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if out is not sys.stdout:
             out.close()
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

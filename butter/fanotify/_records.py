@@ -1,6 +1,6 @@
 """fanotify records: :class:`FanotifyEvent`, the info records, the parser.
 
-Kept apart from :mod:`butter.fanotify` (the calls and the fd owner) to keep
+Kept apart from ``butter.fanotify._core`` (the calls and the fd owner) to keep
 both readable.  Every layout comes from the compiled headers (see
 :mod:`butter._cstruct`); nothing here is a hand-written offset.
 """
@@ -11,8 +11,9 @@ import os
 import struct
 from collections import namedtuple
 
-from ._cstruct import cstruct
-from ._lowlevel import ffi, lib
+from .._cstruct import cstruct
+from .._lowlevel import ffi, lib
+from ._constants import mask_names
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -361,8 +362,6 @@ class FanotifyEvent:
                 pass
 
     def __repr__(self) -> str:
-        from .fanotify import mask_names  # lazily: only for display
-
         parts = [f"mask={'|'.join(mask_names(self.mask)) or '0'}", f"pid={self.pid}"]
         if self.fd >= 0 or not self.info:
             parts.append(f"fd={self.fd}")

@@ -1,66 +1,18 @@
-"""seccomp(2) system call filters, through libseccomp.
+"""seccomp filters: :class:`SyscallFilter`, :class:`Arg`, :class:`Arch`, :class:`Attr`.
 
-Call-compatible with libseccomp's own Python bindings (``import seccomp``):
-:class:`SyscallFilter`, :class:`Arg`, the actions ``KILL_PROCESS``,
-``KILL``, ``TRAP``, ``ERRNO(n)``, ``TRACE(n)``, ``LOG``, ``ALLOW``,
-``NOTIFY``, the operators ``NE LT LE EQ GE GT MASKED_EQ``, :class:`Arch`,
-:class:`Attr`, :func:`resolve_syscall`, :class:`Notification` and
-:class:`NotificationResponse`.  The same rules give byte-identical PFC and
-BPF (the work is libseccomp's in both).
-
-Kernel semantics: a loaded filter is a BPF program run on every system call
-of the calling thread and of the children it creates afterwards; it can
-never be removed, only made stricter by loading more filters.  Loading needs
-``no_new_privs`` (libseccomp sets it, ``Attr.CTL_NNP``) or
-``CAP_SYS_ADMIN``.  Test filters in a child process.
-
-What butter adds:
-
-* errors: a libseccomp failure raises :class:`SeccompError`, which is both an
-  ``OSError`` (``errno`` from libseccomp's negative return code) and the
-  ``RuntimeError`` the bindings raise; ``EINVAL`` failures (unknown syscall
-  name, bad architecture, action, operator or attribute) raise
-  :class:`SeccompValueError`, also a ``ValueError``;
-* arguments are checked in Python (``TypeError``/``OverflowError``) before
-  they reach libseccomp; a filter is locked while libseccomp works on it;
-* architectures and actions are accepted both as the bindings give them
-  (signed 32-bit) and as the C headers define them (``SCMP_ARCH_*``,
-  ``SCMP_ACT_*``, unsigned) or as :class:`Arch` objects;
-* ``export_pfc()``/``export_bpf()`` without a file return the bytes;
-* ``reset()`` without an action really reuses the filter's default action,
-  and ``merge()`` leaves the merged-in filter empty and usable (the
-  bindings' versions reset to ``KILL`` and leave a dead filter);
-* :class:`NotifyFd` (and ``butter.asyncio.seccomp.Notification_async``) and
-  the thin wrappers :func:`notify_receive`, :func:`notify_respond`,
-  :func:`notify_id_valid` work on any notify fd, e.g. one passed to a
-  supervisor process over a unix socket.
+Exported, with the constants and the notify fd, by :mod:`butter.seccomp`.
 """
 
 from __future__ import annotations
 
 import errno as _errno
 import os
-
-try:
-    from ._seccomp_lowlevel import ffi, lib
-except ImportError as _exc:  # pragma: no cover - depends on the build machine
-    raise ImportError(
-        "butter.seccomp is not available: libseccomp-dev (libseccomp >= 2.5) was missing "
-        "when butter was built; install it (apt-get install libseccomp-dev) and reinstall butter"
-    ) from _exc
-
 from _thread import allocate_lock
 
-from ._fd import check_int, fileno
-from ._seccomp_notify import (
-    SECCOMP_USER_NOTIF_FLAG_CONTINUE,
-    Notification,
-    NotificationResponse,
-    NotifyFd,
-    notify_id_valid,
-    notify_receive,
-    notify_respond,
-)
+from .._fd import check_int, fileno
+from ._constants import _C_NAMES, _ERRNO_BASE, _TRACE_BASE, _s32
+from ._lib import ffi, lib
+from ._notify import Notification, NotificationResponse, notify_receive, notify_respond
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -69,81 +21,12 @@ if TYPE_CHECKING:
     ArchArg = Union[int, "Arch"]
     SyscallArg = Union[int, str]
 
-__all__ = [
-    "ALLOW",
-    "EQ",
-    "ERRNO",
-    "GE",
-    "GT",
-    "KILL",
-    "KILL_PROCESS",
-    "LE",
-    "LOG",
-    "LT",
-    "MASKED_EQ",
-    "NE",
-    "NOTIFY",
-    "SECCOMP_USER_NOTIF_FLAG_CONTINUE",
-    "TRACE",
-    "TRAP",
-    "Arch",
-    "Arg",
-    "Attr",
-    "Notification",
-    "NotificationResponse",
-    "NotifyFd",
-    "SeccompError",
-    "SeccompValueError",
-    "SyscallFilter",
-    "get_api",
-    "notify_id_valid",
-    "notify_receive",
-    "notify_respond",
-    "resolve_syscall",
-    "set_api",
-    "system_arch",
-]
 
 _U32 = 0xFFFFFFFF
 _U64 = 0xFFFFFFFFFFFFFFFF
 _INT_MIN = -0x80000000
 _INT_MAX = 0x7FFFFFFF
 _EINVAL = _errno.EINVAL
-
-
-def _s32(value: int) -> int:
-    """The value as a C ``int`` would hold it (the bindings' view)."""
-    return value - 0x100000000 if value > _INT_MAX else value
-
-
-# -- C names (values from the headers) -----------------------------------------
-_C_NAMES = [n for n in dir(lib) if n.startswith(("SCMP_ACT_", "SCMP_CMP_", "SCMP_FLTATR_"))]
-_C_NAMES += [
-    n
-    for n in dir(lib)
-    if n.startswith("SCMP_ARCH_") and (getattr(lib, n) or n == "SCMP_ARCH_NATIVE")
-]
-_C_NAMES += ["SCMP_VER_MAJOR", "SCMP_VER_MINOR", "SCMP_VER_MICRO"]
-globals().update({n: getattr(lib, n) for n in _C_NAMES})
-__all__ += sorted(_C_NAMES)
-
-# -- actions and operators (values as the bindings give them) -------------------
-KILL_PROCESS: int = _s32(lib.SCMP_ACT_KILL_PROCESS)
-KILL: int = _s32(lib.SCMP_ACT_KILL)
-TRAP: int = _s32(lib.SCMP_ACT_TRAP)
-LOG: int = _s32(lib.SCMP_ACT_LOG)
-ALLOW: int = _s32(lib.SCMP_ACT_ALLOW)
-NOTIFY: int = _s32(lib.SCMP_ACT_NOTIFY)
-_ERRNO_BASE: int = lib.BUTTER_SCMP_ACT_ERRNO_BASE
-_TRACE_BASE: int = lib.BUTTER_SCMP_ACT_TRACE_BASE
-
-NE: int = lib.SCMP_CMP_NE
-LT: int = lib.SCMP_CMP_LT
-LE: int = lib.SCMP_CMP_LE
-EQ: int = lib.SCMP_CMP_EQ
-GE: int = lib.SCMP_CMP_GE
-GT: int = lib.SCMP_CMP_GT
-MASKED_EQ: int = lib.SCMP_CMP_MASKED_EQ
 
 
 def _c_int(name: str, value: object) -> int:
