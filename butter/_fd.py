@@ -26,8 +26,8 @@ except ImportError:  # pragma: no cover - other implementations
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~15 ms
 
 __all__ = [
-    "EventLike", "FdArg", "FdOwner", "check_int", "check_timeout", "check_unsigned", "fileno",
-    "poll_now",
+    "EventLike", "FdArg", "FdOwner", "Resource", "check_int", "check_timeout", "check_unsigned",
+    "fileno", "poll_now",
 ]  # fmt: skip
 
 # ``typing`` costs ~15 ms to import on CPython 3.11; butter keeps it out of
@@ -108,7 +108,58 @@ def check_unsigned(name: str, value: object, maximum: int, ctype: str) -> int:
     return value
 
 
-class FdOwner:
+class Resource:
+    """What every object owning kernel resources shares: a context manager
+    whose exit is ``close()``, and a ``__del__`` that releases what is still
+    owned with a ``ResourceWarning``, as files do.
+
+    Subclasses define ``close()`` and ``_owns()`` (does it still hold
+    something?).  The release runs even when the warning is raised as an
+    error (``-W error``), so a forgotten object never leaks its fds.
+    """
+
+    __slots__ = ()
+
+    def _owns(self) -> bool:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def close(self) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def _release_on_gc(self) -> None:
+        """What ``__del__`` releases (``close()`` unless a subclass must not
+        touch anything but its fds then)."""
+        self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            owns = self._owns()
+        except AttributeError:  # __init__ did not get far enough
+            return
+        if not owns:
+            return
+        try:
+            import warnings  # lazily: not on the import path
+
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
+        except ImportError:  # the interpreter is shutting down
+            pass
+        finally:  # even when the warning is an error
+            self._release_on_gc()
+
+
+class FdOwner(Resource):
     """Ownership of one fd, shared safely by threads.
 
     ``fileno()``, idempotent ``close()``, ``closed``, ``detach()``, context
@@ -229,27 +280,12 @@ class FdOwner:
                     wake = self._wake = _new_wake_fd()
         return wake
 
+    def _owns(self) -> bool:
+        return self._fd >= 0
+
     def __enter__(self) -> Self:
-        self.fileno()
+        self.fileno()  # ValueError if closed, as for files
         return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if self._fd >= 0:
-            try:
-                import warnings  # lazily, as for select
-            except ImportError:  # the interpreter is shutting down
-                pass
-            else:
-                warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
-            self.close()
 
     def __repr__(self) -> str:
         name = type(self).__name__

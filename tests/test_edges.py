@@ -14,7 +14,7 @@ import os
 import threading
 
 import pytest
-from conftest import in_child, run_python
+from conftest import in_child
 
 from butter import clone, system
 from butter.aio import Context
@@ -185,37 +185,3 @@ def _sethostname_nul() -> str:
 
 def test_sethostname_refuses_nul():
     assert in_child(_sethostname_nul) == "ok"
-
-
-# -- import order and pickling (multiprocessing) ------------------------------------
-@pytest.mark.parametrize(
-    "first",
-    ["butter.inotify._tree", "butter.inotify.__main__", "butter.inotify", "butter.asyncio.inotify"],
-)
-def test_inotify_modules_import_in_any_order(first):
-    run_python(
-        f"import {first}\n"
-        "from butter.inotify import InotifyTree, PathEvent, Inotify\n"
-        "from butter.inotify import *\n"
-        "assert InotifyTree.__name__ == 'InotifyTree'\n"
-    )
-
-
-def test_inotify_events_pickle_across_processes():
-    import pickle
-
-    from butter.inotify import IN_CREATE, InotifyEvent, PathEvent
-
-    events = [InotifyEvent(1, IN_CREATE, 0, "a"), PathEvent("/x/a", IN_CREATE, None)]
-    blob = pickle.dumps(events).hex()
-    proc = run_python(
-        "import pickle, sys\n"
-        "evs = pickle.loads(bytes.fromhex(sys.argv[1]))\n"
-        "print([type(e).__module__ + '.' + type(e).__name__ for e in evs], evs[1].create_event)\n",
-        blob,
-    )
-    assert proc.stdout.split() == [
-        "['butter.inotify.InotifyEvent',",
-        "'butter.inotify.PathEvent']",
-        "True",
-    ]

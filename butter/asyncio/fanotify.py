@@ -18,7 +18,7 @@ from ..fanotify import AT_FDCWD, FAN_CLASS_NOTIF, Fanotify, FanotifyEvent
 from ._queue import AsyncEventQueue
 
 if TYPE_CHECKING:
-    from ..fanotify import PathArg
+    from ..fanotify._core import PathArg
 
 __all__ = ["Fanotify_async"]
 

@@ -16,7 +16,7 @@ from ..inotify import IN_ALL_EVENTS, Inotify, InotifyEvent, InotifyTree, PathEve
 from ._queue import AsyncEventQueue
 
 if TYPE_CHECKING:
-    from ..inotify import PathArg
+    from ..inotify._core import PathArg
 
 __all__ = ["InotifyTree_async", "Inotify_async"]
 

@@ -288,4 +288,3 @@ def _mark_flags(flags: int) -> int:
     if flags & _MARK_OPS:
         raise ValueError("flags must not contain FAN_MARK_ADD, FAN_MARK_REMOVE or FAN_MARK_FLUSH")
     return flags
-

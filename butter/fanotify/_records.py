@@ -12,15 +12,14 @@ import struct
 from collections import namedtuple
 
 from .._cstruct import cstruct
+from .._fd import Resource
 from .._lowlevel import ffi, lib
 from ._constants import mask_names
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from types import TracebackType
     from typing import List, NamedTuple, Optional, Tuple, Union
 
-    from typing_extensions import Self
 
 __all__ = [
     "ErrorInfo",
@@ -205,7 +204,7 @@ def _flag(bit: int, doc: str) -> property:
     return property(lambda self: self.mask & bit != 0, doc=doc)
 
 
-class FanotifyEvent:
+class FanotifyEvent(Resource):
     """One fanotify event.
 
     ``mask`` is the ``FAN_*`` bits, ``pid`` the process (or thread, with
@@ -331,35 +330,27 @@ class FanotifyEvent:
         self._released = True
         return fd
 
-    def __enter__(self) -> Self:
-        return self
+    def _owns(self) -> bool:
+        return self.fd >= 0 or self.pidfd >= 0
 
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
+    def __reduce__(self) -> Tuple[object, ...]:
+        # An fd number means another file (or none) in another process, and
+        # the copy would close it there: like files, refuse.
+        if self._owns():
+            raise TypeError(
+                "cannot pickle a FanotifyEvent that owns an fd: close() or detach() it first"
+            )
+        args = (self.mask, self.fd, self.pid, self.info)
+        name = self._filename
+        if name is _UNSET:
+            return (FanotifyEvent, args)
+        return (FanotifyEvent, args, (None, {"_filename": name}))
 
-    def __del__(self) -> None:
+    def _release_on_gc(self) -> None:
         try:
-            owns = self.fd >= 0 or self.pidfd >= 0
-        except AttributeError:  # __init__ did not run
-            return
-        if not owns:
-            return
-        try:
-            import warnings  # lazily, as butter._fd does
-
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
-        except ImportError:  # the interpreter is shutting down
+            self._close()  # no /proc lookup for the filename at collection time
+        except OSError:
             pass
-        finally:  # even when warnings are errors
-            try:
-                self._close()
-            except OSError:
-                pass
 
     def __repr__(self) -> str:
         parts = [f"mask={'|'.join(mask_names(self.mask)) or '0'}", f"pid={self.pid}"]
