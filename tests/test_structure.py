@@ -212,9 +212,8 @@ def test_an_event_owning_an_fd_refuses_to_pickle():
     from butter.fanotify import FAN_OPEN, FanotifyEvent
 
     fd = os.open("/", os.O_RDONLY | os.O_CLOEXEC)
-    with FanotifyEvent(FAN_OPEN, fd, os.getpid()) as event:
-        with pytest.raises(TypeError, match="fd"):
-            pickle.dumps(event)
+    with FanotifyEvent(FAN_OPEN, fd, os.getpid()) as event, pytest.raises(TypeError, match="fd"):
+        pickle.dumps(event)
     assert event.closed
 
 
