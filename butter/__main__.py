@@ -112,7 +112,7 @@ def tour_inotify() -> None:
             os.rename(os.path.join(top, "sub", "a.txt"), os.path.join(top, "b.txt"))
             for event in iter(lambda: tree.wait(timeout=0.2), None):
                 if event.rename_event:
-                    _say(f"  renamed {rel(event.src_path)} -> {rel(event.path)} (one event)")
+                    _say(f"  renamed {rel(event.src_path or '?')} -> {rel(event.path)} (one event)")
                 else:
                     kind = "created" if event.create_event else "written"
                     _say(f"  {kind} {rel(event.path)}")

@@ -38,7 +38,7 @@ from ._lowlevel import ffi, lib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterator, Optional, Tuple, Union
+    from typing import ClassVar, Iterator, Optional, Tuple, Union
 
     from typing_extensions import Self
 
@@ -257,7 +257,7 @@ class TimerSpec:
             return tuple(self) == other
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]  # mutable
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]  # mutable
 
     def __repr__(self) -> str:
         return f"TimerSpec(initial={self.initial!r}, interval={self.interval!r})"

@@ -27,7 +27,7 @@ from ._constants import mask_to_types, types_to_mask
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import AbstractSet, Dict, List, Optional, TextIO, Tuple
+    from typing import AbstractSet, Dict, List, Optional, Set, TextIO, Tuple
 
 _IO = fa.FAN_ACCESS | fa.FAN_MODIFY | fa.FAN_OPEN | fa.FAN_CLOSE
 _DIR = fa.FAN_CREATE | fa.FAN_DELETE | fa.FAN_MOVE
@@ -53,6 +53,13 @@ def _real_mounts() -> List[str]:
 
 class Monitor:
     """The watcher: marks, path resolution, line formatting."""
+
+    ignored: Set[int]
+    command: Optional[str]
+    prefix: Optional[str]
+    filter_mask: int
+    fan: fa.Fanotify
+    fid: bool
 
     def __init__(
         self,

@@ -67,6 +67,14 @@ class Watcher:
     """inotifywait's bookkeeping: wd -> printed path, and (``-m -r``) new,
     moved and moved-out directories."""
 
+    inotify: Inotify
+    mask: int
+    recursive: bool
+    tracking: bool
+    events: int
+    pad: int
+    kernel_mask: int
+
     def __init__(self, mask: int, recursive: bool, monitor: bool = True) -> None:
         self.inotify = Inotify()
         self.mask = mask  # what the user asked for: only these events print

@@ -241,6 +241,10 @@ class Arg:
     """
 
     __slots__ = ("_c", "arg", "datum_a", "datum_b", "op")
+    arg: int
+    op: int
+    datum_a: int
+    datum_b: int
 
     def __init__(self, arg: int, op: int, datum_a: int, datum_b: int = 0) -> None:
         if (

@@ -22,7 +22,7 @@ from ._lib import ffi, lib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, List, Sequence, Union
+    from typing import Any, ClassVar, List, Sequence, Union
 
     from .._fd import FdArg
 
@@ -54,6 +54,13 @@ class Notification:
     """
 
     __slots__ = ("flags", "id", "pid", "syscall", "syscall_arch", "syscall_args", "syscall_ip")
+    id: int
+    pid: int
+    flags: int
+    syscall: int
+    syscall_arch: int
+    syscall_ip: int
+    syscall_args: List[int]
 
     def __init__(
         self, id: int, pid: int, flags: int, syscall: int, arch: int, ip: int, args: Sequence[int]
@@ -67,7 +74,7 @@ class Notification:
         args = list(args)
         if len(args) != 6:
             raise ValueError("a notification has exactly six syscall arguments")
-        self.syscall_args: List[int] = args
+        self.syscall_args = args
 
     @property
     def syscall_name(self) -> str:
@@ -91,7 +98,7 @@ class Notification:
             return NotImplemented
         return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]
 
 
 class NotificationResponse:
@@ -105,6 +112,10 @@ class NotificationResponse:
     """
 
     __slots__ = ("error", "flags", "id", "val")
+    id: int
+    val: int
+    error: int
+    flags: int
 
     def __init__(
         self, notify: Union[Notification, int], val: int = 0, error: int = 0, flags: int = 0
