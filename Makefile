@@ -71,8 +71,10 @@ lint: $(VENV)/bin/python
 	$(VENV)/bin/mypy
 
 docs: install
+	@# Debian's python3-doc: the stdlib inventory for offline intersphinx links.
+	@dpkg -s python3-doc >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-doc >/dev/null
 	$(VENV)/bin/pip install -q sphinx
-	$(VENV)/bin/sphinx-build -W -q -b html docs docs/_build/html
+	$(VENV)/bin/sphinx-build -W -n -q -b html docs docs/_build/html
 
 bench: install
 	for b in bench/*.py; do echo "== $$b"; (cd $(RUN_DIR) && $(CURDIR)/$(VENV)/bin/python $(CURDIR)/$$b) || exit 1; done
