@@ -167,11 +167,11 @@ class FdOwner(Resource):
     ``ValueError`` for any use after close.
 
     Threads that sleep on the fd (``poll(2)``) or read it from the slow path
-    bracket the call with :meth:`_enter`/:meth:`_leave`.  Invariants:
+    bracket the call with ``_enter()``/``_leave()``.  Invariants:
 
     * **(C1) an fd number is never released under a thread that uses it:**
       while ``_busy > 0``, ``close()`` only marks the object closed and wakes
-      the sleepers; the last thread to :meth:`_leave` closes the fds.  So a
+      the sleepers; the last thread to ``_leave()`` closes the fds.  So a
       slow-path call can never land on a recycled fd number.
     * **(C2) close() wakes every sleeper:** sleepers poll the fd *and*
       ``_wake`` (an eventfd made on first need); ``close()`` writes to it
@@ -246,7 +246,7 @@ class FdOwner(Resource):
     # -- (C1): bracketing the slow path --------------------------------------
     def _enter(self) -> int:
         """Register a thread about to use the fd; return it (``ValueError``
-        if closed).  Pair with :meth:`_leave`."""
+        if closed).  Pair with ``_leave()``."""
         with self._state:
             fd = self._fd
             if fd < 0:
@@ -297,7 +297,7 @@ class FdOwner(Resource):
 class EventLike(FdOwner, _GenericBase[E]):
     """An fd owned by Python that produces events.
 
-    Subclasses implement :meth:`_read_from_kernel`.  Everything else lives
+    Subclasses implement ``_read_from_kernel()``.  Everything else lives
     here, once, and is safe to share between threads:
 
     * **(R1) one kernel read at a time:** every ``_read_from_kernel()`` call
@@ -341,7 +341,7 @@ class EventLike(FdOwner, _GenericBase[E]):
     def _read_nonblocking(self) -> List[E]:
         """One batch from an fd known to be ``O_NONBLOCK`` (the asyncio
         queue's read): ``BlockingIOError`` or ``[]`` when nothing is ready.
-        The same as :meth:`_read_from_kernel` unless a family has a faster
+        The same as ``_read_from_kernel()`` unless a family has a faster
         way when it need not guard against sleeping."""
         return self._read_from_kernel()
 

@@ -20,7 +20,7 @@ check ``seals`` and then rely on the contents not changing under it.
 
 from __future__ import annotations
 
-import mmap as _mmap
+import mmap
 import os
 
 from ._errors import retry_or_raise
@@ -198,19 +198,19 @@ class Memfd(FdOwner):
         """Move the position (``os.lseek``); return the new one."""
         return os.lseek(self.fileno(), check_int("pos", pos), check_int("whence", whence))
 
-    def mmap(self, length: Optional[int] = None, access: Optional[int] = None) -> _mmap.mmap:
+    def mmap(self, length: Optional[int] = None, access: Optional[int] = None) -> mmap.mmap:
         """Map the file: ``mmap.mmap(fd, length, access=...)``.
 
         *length* defaults to the current size.  *access* defaults to
         ``mmap.ACCESS_WRITE`` (a shared, writable mapping), or
         ``mmap.ACCESS_READ`` once a write seal is set (the kernel refuses
         writable shared mappings then).  The mapping stays valid after
-        :meth:`close`.
+        ``close()``.
         """
         fd = self.fileno()
         length = self.size if length is None else check_int("length", length)
         if access is not None:
             access = check_int("access", access)
         if access is None:
-            access = _mmap.ACCESS_READ if get_seals(fd) & _WRITE_SEALS else _mmap.ACCESS_WRITE
-        return _mmap.mmap(fd, length, access=access)
+            access = mmap.ACCESS_READ if get_seals(fd) & _WRITE_SEALS else mmap.ACCESS_WRITE
+        return mmap.mmap(fd, length, access=access)

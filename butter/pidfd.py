@@ -11,7 +11,7 @@ rights over it).  :func:`waitid_pidfd` waits through a pidfd
 
 :class:`PidFd` owns a pidfd and is event-like: it becomes readable
 (``select``/``poll``/asyncio) when the process exits, and
-:meth:`PidFd.read_event` then returns a :class:`ProcessExit`.  For a child
+``PidFd.read_event()`` then returns a :class:`ProcessExit`.  For a child
 of the calling process the exit status comes from ``waitid(P_PIDFD)``,
 which also reaps the child (unless ``reap=False``).  For any other process
 the kernel tells only the parent how it ended: the event then has
@@ -228,7 +228,7 @@ class PidFd(EventLike[ProcessExit]):
 
     @property
     def exit(self) -> Optional[ProcessExit]:
-        """The exit once :meth:`read_event` reported it, else ``None``."""
+        """The exit once ``read_event()`` reported it, else ``None``."""
         return self._exit
 
     def _read_from_kernel(self) -> List[ProcessExit]:

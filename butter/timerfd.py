@@ -368,7 +368,7 @@ class Timer(CounterFd):
 
         timer = Timer().every(seconds=1).after(seconds=0.5).update()
 
-    :meth:`read_event` returns the number of expirations since the previous
+    ``read_event()`` returns the number of expirations since the previous
     read (blocking until there is at least one unless ``TFD_NONBLOCK`` was
     given).  The fd is readable (``select``/``poll``/asyncio) while that
     number is non-zero.

@@ -112,7 +112,7 @@ def fanotify_mark(
 
 
 def fsid(path_or_fd: Union[PathArg, FdArg]) -> Tuple[int, ...]:
-    """The filesystem id of a path or fd, as :attr:`FidInfo.fsid` reports it
+    """The filesystem id of a path or fd, as ``FidInfo.fsid`` reports it
     (``fstatfs(2)``'s ``f_fsid``)."""
     out = ffi.new("int[]", lib.BUTTER_FAN_FSID_WORDS)
     if isinstance(path_or_fd, (str, bytes, os.PathLike)):

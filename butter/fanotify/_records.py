@@ -276,7 +276,7 @@ class FanotifyEvent(Resource):
         return tuple(r.name for r in self.info if type(r) is FidInfo and r.name is not None)
 
     def fileno(self) -> int:
-        """The event's fd (:attr:`fd`), for ``os.fstat``, ``os.read``, ``select``...
+        """The event's fd (``fd``), for ``os.fstat``, ``os.read``, ``select``...
 
         ``ValueError`` once the event was closed or its fd detached, and
         for events the kernel gave no fd (``FAN_NOFD``: FID modes,
