@@ -8,23 +8,43 @@ Each kernel family has two fragments in this folder:
 * ``<family>.csrc.c`` -- the ``#include`` lines and any tiny ``static`` shims
   (raw ``syscall(2)`` wrappers, allocation-free helpers).
 
+:data:`FAMILIES` lists them, in order (``common`` first: its includes and
+shared helpers come before the others').  The build fails, naming the
+file, if a ``<family>.cdef.h`` here is not listed or a listed family lacks
+one of its two fragments: a new family is never silently left out, and an
+unrelated file is never silently folded in.
+
 The result is the compiled extension ``butter._lowlevel``.  It is built when
 the package is built (``setup.py``'s ``cffi_modules``); nothing compiles at
-import time and these files are not installed.
+import time and these files are not installed.  ``build_seccomp.py`` uses
+:func:`make_ffibuilder` for ``butter._seccomp_lowlevel`` (family
+``seccomp``, in ``seccomp/``).
 """
 
 from __future__ import annotations
 
 import pathlib
+from typing import Any, Sequence
 
 from cffi import FFI
 
 HERE = pathlib.Path(__file__).resolve().parent
 
-# Every "<family>.cdef.h" here is a family; "common" comes first.
+# The families of butter._lowlevel, in the order their fragments are joined.
 FAMILIES = [
     "common",
-    *sorted(p.name[: -len(".cdef.h")] for p in HERE.glob("*.cdef.h") if p.name != "common.cdef.h"),
+    "aio",
+    "clone",
+    "eventfd",
+    "fanotify",
+    "features",
+    "inotify",
+    "memfd",
+    "pidfd",
+    "signalfd",
+    "splice",
+    "system",
+    "timerfd",
 ]
 
 PRELUDE = r"""
@@ -42,22 +62,52 @@ apt-get install linux-libc-dev (Debian/Ubuntu) or kernel-headers (Fedora)"
 """
 
 
-def _read(name: str) -> str:
-    return (HERE / name).read_text()
+class BuildError(Exception):
+    """The C fragments are not what the build expects."""
 
 
-def make_ffibuilder() -> FFI:
-    builder = FFI()
+def check_families(folder: pathlib.Path, families: Sequence[str]) -> None:
+    """Raise :class:`BuildError` unless *families* names exactly the
+    ``*.cdef.h`` files in *folder*, once each, and every one of them has
+    both its ``.cdef.h`` and its ``.csrc.c``."""
+    problems = []
+    found = sorted(p.name[: -len(".cdef.h")] for p in folder.glob("*.cdef.h"))
+    for family in found:
+        if family not in families:
+            problems.append(f"{family}.cdef.h is not listed: add {family!r} to the family list")
+    for family in sorted({f for f in families if families.count(f) > 1}):
+        problems.append(f"{family!r} is listed more than once")
+    for family in dict.fromkeys(families):  # each once, in order
+        for suffix in (".cdef.h", ".csrc.c"):
+            if not (folder / (family + suffix)).is_file():
+                problems.append(f"family {family!r} has no {family}{suffix}")
+    if problems:
+        raise BuildError(f"butter's C fragments in {folder}: " + "; ".join(problems))
+
+
+def make_ffibuilder(
+    module: str = "butter._lowlevel",
+    folder: pathlib.Path = HERE,
+    families: Sequence[str] = FAMILIES,
+    prelude: str = PRELUDE,
+    **kwds: Any,
+) -> FFI:
+    """An FFI for *module*: the fragments of *families* from *folder*, joined
+    in order after *prelude*.  *kwds* go to ``set_source`` (e.g.
+    ``libraries``)."""
+    check_families(folder, families)
     cdefs = []
-    sources = [PRELUDE]
-    for family in FAMILIES:
-        cdefs.append(f"/* --- {family} --- */\n" + _read(f"{family}.cdef.h"))
-        sources.append(f"/* --- {family} --- */\n" + _read(f"{family}.csrc.c"))
+    sources = [prelude]
+    for family in families:
+        cdefs.append(f"/* --- {family} --- */\n" + (folder / f"{family}.cdef.h").read_text())
+        sources.append(f"/* --- {family} --- */\n" + (folder / f"{family}.csrc.c").read_text())
+    builder = FFI()
     builder.cdef("\n".join(cdefs))
     builder.set_source(
-        "butter._lowlevel",
+        module,
         "\n".join(sources),
         extra_compile_args=["-O2", "-Wall", "-Wno-unused-function"],
+        **kwds,
     )
     return builder
 
