@@ -9,7 +9,7 @@ It is one family, ``seccomp``, in its own folder (so ``build.py`` does not
 fold it into the main module): ``seccomp/seccomp.cdef.h`` (what Python
 sees) and ``seccomp/seccomp.csrc.c`` (its own prelude, the includes and the
 notification ioctl shims).  ``build.py``'s :func:`make_ffibuilder` joins
-and checks them as for the main module.
+and checks them and adds the version stamp, as for the main module.
 """
 
 from __future__ import annotations

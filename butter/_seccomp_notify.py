@@ -10,6 +10,11 @@ notification waits and reports ``POLLHUP`` once no process uses the filter.
 
 The ioctls are butter's own tiny C shims (errno preserved, ``EINTR``
 retried), so failures are plain ``OSError`` with the right subclass.
+
+This is also the one place that loads the compiled module,
+``butter._seccomp_lowlevel`` (:mod:`butter.seccomp` takes ``ffi`` and
+``lib`` from here): it says what was missing if butter was built without
+libseccomp, and checks the module's build like ``butter._lowlevel``'s.
 """
 
 from __future__ import annotations
@@ -17,8 +22,20 @@ from __future__ import annotations
 import errno
 import os
 
+from ._errors import check_build
 from ._fd import EventLike, check_int, fileno
-from ._seccomp_lowlevel import ffi, lib
+
+try:
+    from . import _seccomp_lowlevel
+except ImportError as _exc:  # pragma: no cover - depends on the build machine
+    raise ImportError(
+        "butter.seccomp is not available: libseccomp-dev (libseccomp >= 2.5) was missing "
+        "when butter was built; install it (apt-get install libseccomp-dev) and reinstall butter"
+    ) from _exc
+
+check_build(_seccomp_lowlevel)
+ffi = _seccomp_lowlevel.ffi
+lib = _seccomp_lowlevel.lib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -40,23 +40,19 @@ from __future__ import annotations
 
 import errno as _errno
 import os
-
-try:
-    from ._seccomp_lowlevel import ffi, lib
-except ImportError as _exc:  # pragma: no cover - depends on the build machine
-    raise ImportError(
-        "butter.seccomp is not available: libseccomp-dev (libseccomp >= 2.5) was missing "
-        "when butter was built; install it (apt-get install libseccomp-dev) and reinstall butter"
-    ) from _exc
-
 from _thread import allocate_lock
 
 from ._fd import check_int, fileno
+
+# ffi and lib: ._seccomp_notify loads the compiled module (saying what was
+# missing if butter was built without libseccomp) and checks its build.
 from ._seccomp_notify import (
     SECCOMP_USER_NOTIF_FLAG_CONTINUE,
     Notification,
     NotificationResponse,
     NotifyFd,
+    ffi,
+    lib,
     notify_id_valid,
     notify_receive,
     notify_respond,
