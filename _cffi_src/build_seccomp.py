@@ -5,31 +5,35 @@ A second cffi module, separate from ``butter._lowlevel``, because it links
 butter (``setup.py`` only lists this builder when ``<seccomp.h>`` compiles
 and links), and ``import butter.seccomp`` then says what was missing.
 
-Fragments live in ``_cffi_src/seccomp/`` (not ``*.cdef.h`` at the top
-level, which ``build.py`` would fold into the main module):
-``seccomp.cdef.txt`` (what Python sees) and ``seccomp.csrc.c`` (includes and
-the notification ioctl shims).
+It is one family, ``seccomp``, in its own folder (so ``build.py`` does not
+fold it into the main module): ``seccomp/seccomp.cdef.h`` (what Python
+sees) and ``seccomp/seccomp.csrc.c`` (its own prelude, the includes and the
+notification ioctl shims).  ``build.py``'s :func:`make_ffibuilder` joins
+and checks them and adds the version stamp, as for the main module.
 """
 
 from __future__ import annotations
 
 import pathlib
+import runpy
 
 from cffi import FFI
 
-HERE = pathlib.Path(__file__).resolve().parent / "seccomp"
+HERE = pathlib.Path(__file__).resolve().parent
+
+# Run by path, not imported: cffi runs this file without its folder on
+# sys.path, and "build" is also the name of a PyPI package.
+_build = runpy.run_path(str(HERE / "build.py"))
 
 
 def make_ffibuilder() -> FFI:
-    builder = FFI()
-    builder.cdef((HERE / "seccomp.cdef.txt").read_text())
-    builder.set_source(
+    return _build["make_ffibuilder"](
         "butter._seccomp_lowlevel",
-        (HERE / "seccomp.csrc.c").read_text(),
+        HERE / "seccomp",
+        ["seccomp"],
+        prelude="",  # seccomp.csrc.c starts with its own
         libraries=["seccomp"],
-        extra_compile_args=["-O2", "-Wall", "-Wno-unused-function"],
     )
-    return builder
 
 
 ffibuilder = make_ffibuilder()

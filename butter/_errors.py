@@ -12,21 +12,57 @@ Usage, for a call that returns a negative number on failure::
 
     while (fd := lib.eventfd(value, flags)) < 0:
         retry_or_raise()
+
+Every module that uses ``butter._lowlevel`` imports this one first, so it
+is also where the compiled module is checked: :func:`check_build` refuses,
+with an ``ImportError`` saying how to fix it, a compiled module built for
+another version of butter than the Python files next to it (a stale
+``.so`` left by an upgrade or an in-place build).  ``butter.seccomp`` runs
+the same check on ``butter._seccomp_lowlevel``.
 """
 
 from __future__ import annotations
 
 import os
 
+from . import _lowlevel
 from ._lowlevel import ffi, lib
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~15 ms
 if TYPE_CHECKING:
+    from types import ModuleType
     from typing import NoReturn, Optional, Union
 
     _PathArg = Optional[Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]]
 
-__all__ = ["raise_errno", "retry_or_raise"]
+__all__ = ["check_build", "raise_errno", "retry_or_raise"]
+
+
+def check_build(module: ModuleType) -> None:
+    """Raise ``ImportError`` unless the compiled *module* was built for
+    ``butter.__version__``.
+
+    ``_cffi_src/build.py`` stamps the version it built from into each
+    compiled module as ``lib.butter_build_version()``; a module without the
+    stamp predates it and is refused too.
+    """
+    from . import __version__
+
+    stamp = getattr(module.lib, "butter_build_version", None)
+    built = module.ffi.string(stamp()).decode() if stamp is not None else "unknown (no stamp)"
+    if built != __version__:
+        raise ImportError(
+            f"butter's compiled module {module.__name__} "
+            f"({module.__file__}) was built for version {built} but "
+            f"the Python package is {__version__}: rebuild and reinstall butter with "
+            "pip install --force-reinstall --no-cache-dir butter "
+            "(or, from a source checkout: rm -rf build, then "
+            "pip install --force-reinstall --no-cache-dir .)",
+            name=module.__name__,
+        )
+
+
+check_build(_lowlevel)
 
 _EINTR: int = lib.EINTR
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 
+from . import _errors  # noqa: F401  (first: it checks the compiled module's build)
 from ._lowlevel import lib
 
 TYPE_CHECKING = False

@@ -11,6 +11,7 @@ import os
 import struct
 from collections import namedtuple
 
+from .. import _errors  # noqa: F401  (first: it checks the compiled module's build)
 from .._cstruct import cstruct
 from .._fd import Resource
 from .._lowlevel import ffi, lib

@@ -10,6 +10,11 @@ notification waits and reports ``POLLHUP`` once no process uses the filter.
 
 The ioctls are butter's own tiny C shims (errno preserved, ``EINTR``
 retried), so failures are plain ``OSError`` with the right subclass.
+
+This is also the one place that loads the compiled module,
+``butter._seccomp_lowlevel`` (:mod:`butter.seccomp` takes ``ffi`` and
+``lib`` from here): it says what was missing if butter was built without
+libseccomp, and checks the module's build like ``butter._lowlevel``'s.
 """
 
 from __future__ import annotations
