@@ -17,8 +17,12 @@ a read-only :class:`asyncio.Queue`:
   item is queued, with several getters and any ``maxsize`` (invariant Q1
   in :meth:`AsyncEventQueue._take`);
 * like asyncio itself it belongs to one loop and is not thread-safe;
-* ``close()`` fails pending getters, then removes the reader, then closes the
-  fd (in that order, so no callback runs on a closed or reused fd).
+* ``close()`` fails pending getters, then removes the reader, then hands the
+  unread items back to the source and closes it (in that order, so no
+  callback runs on a closed or reused fd, and whatever an unread event owns
+  is released by its source: invariant O1 in :meth:`AsyncEventQueue._release`);
+  garbage collection of an unclosed queue does the same after a
+  :class:`ResourceWarning`.
 
 Family modules subclass it in a few lines: build the source, pass it here,
 and forward the configuration methods.
@@ -247,24 +251,47 @@ class AsyncEventQueue(Generic[E]):
         return self._closed
 
     def close(self) -> None:
-        """Fail pending getters, stop reading, close the fd.  Idempotent."""
+        """Fail pending getters, stop reading, close the source (its fd, and
+        the events read but not returned).  Idempotent."""
         if self._closed:
             return
         self._closed = True
-        self._items.clear()
         self._wake_all()  # each wakes, sees the queue closed, raises ValueError
         self._sync_reader()
         if self._reading and self._loop is not None:  # pragma: no cover
             self._loop.remove_reader(self._fd)
             self._reading = False
+        self._release()
+
+    def _release(self) -> None:
+        """Hand the unread items back to the source, then close it.
+
+        (O1) The source owns whatever its events own.  Items in the queue
+        came from the source's cache or its last read; put back at the front
+        of that cache (in order, ahead of what was read after them), they are
+        disposed of by the source's ``close()`` exactly as if the queue had
+        never taken them: :meth:`Fanotify.close <butter.fanotify.Fanotify.close>`
+        closes the fd of every cached :class:`~butter.fanotify.FanotifyEvent`
+        (even when the source was closed already), other sources drop them.
+        So no ``*_async`` class needs a ``close()`` or ``__del__`` of its own.
+        """
+        items = self._items
+        if items:
+            self._source._cache.extendleft(reversed(items))
+            items.clear()
         self._source.close()
 
     def __del__(self) -> None:
-        if not self._closed:
+        if self._closed:
+            return
+        # The loop may be gone (and a loop with our reader would still hold
+        # us): only the source is ours to release, after the warning, even
+        # when warnings are errors.
+        try:
             warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
-            # The loop may be gone; only the fd is ours to release.
+        finally:
             self._closed = True
-            self._source.close()
+            self._release()
 
     def __repr__(self) -> str:
         name = type(self).__name__

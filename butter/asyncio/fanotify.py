@@ -11,7 +11,7 @@ one waits until then.
 from __future__ import annotations
 
 from os import O_RDONLY as _O_RDONLY
-from typing import TYPE_CHECKING, List, Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from .._fd import FdArg
 from ..fanotify import AT_FDCWD, FAN_CLASS_NOTIF, Fanotify, FanotifyEvent
@@ -27,7 +27,9 @@ class Fanotify_async(AsyncEventQueue[FanotifyEvent]):
     """A fanotify group as a read-only asyncio queue of :class:`FanotifyEvent`.
 
     Same arguments as :class:`~butter.fanotify.Fanotify`, plus *maxsize*.
-    Closing it drops the queued events (their fds are closed).
+    Closing it (or garbage collection) closes the fds of the events read but
+    not returned: the queue hands them back to the group, whose ``close()``
+    closes its unread events.
     """
 
     def __init__(
@@ -66,26 +68,5 @@ class Fanotify_async(AsyncEventQueue[FanotifyEvent]):
         """Refuse the operation of permission *event* (``EPERM``)."""
         self._fanotify.deny(event)
 
-    def close(self) -> None:
-        """Fail pending getters, close the group and the queued events."""
-        items = list(self._items)
-        super().close()
-        _close_events(items)
-
-    def __del__(self) -> None:
-        items = list(self.__dict__.get("_items", ()))
-        try:
-            super().__del__()
-        finally:  # the queue's ResourceWarning is enough (even under -W error)
-            _close_events(items)
-
     get_event = AsyncEventQueue.get
     get_event_nowait = AsyncEventQueue.get_nowait
-
-
-def _close_events(events: List[FanotifyEvent]) -> None:
-    for event in events:
-        try:
-            event._close()
-        except OSError:  # the caller closed an fd behind our back
-            pass
