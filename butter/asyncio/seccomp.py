@@ -20,20 +20,15 @@ class Notification_async(AsyncEventQueue[Notification]):
     and later ``get()`` calls raise ``ProcessLookupError``.
     """
 
+    source: NotifyFd  # the type of AsyncEventQueue.source here
+
     def __init__(self, filter: Any, maxsize: int = 0) -> None:
-        self._notify = NotifyFd(filter)
-        super().__init__(self._notify, maxsize)
+        super().__init__(NotifyFd(filter), maxsize)
 
     def respond(self, response: NotificationResponse) -> None:
         """Answer a notification (the stopped call returns at once)."""
-        self._check_open()
-        self._notify.respond(response)
+        self._checked().source.respond(response)
 
     def id_valid(self, id: int) -> bool:
         """True while notification *id* is still pending."""
-        self._check_open()
-        return self._notify.id_valid(id)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ValueError(f"I/O operation on closed {type(self).__name__}")
+        return self._checked().source.id_valid(id)

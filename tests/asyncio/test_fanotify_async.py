@@ -165,7 +165,7 @@ def _queue_unread(tmp_path, prefix, maxsize, count=8):
     for i in range(count):
         (tmp_path / f"{prefix}{i}").write_text("x")
     assert q.qsize() == (maxsize or count)  # read without a loop
-    assert len(q._source._cache) == count - q.qsize()
+    assert len(q.source._cache) == count - q.qsize()
     return q
 
 
@@ -198,7 +198,7 @@ def test_close_after_the_group_was_closed(tmp_path, maxsize):
     every time it runs)."""
     before = open_fds()
     q = _queue_unread(tmp_path, f"g{maxsize}_", maxsize)
-    q._source.close()
+    q.source.close()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         q.close()
