@@ -17,11 +17,19 @@ a read-only :class:`asyncio.Queue`:
   item is queued, with several getters and any ``maxsize`` (invariant Q1
   in :meth:`AsyncEventQueue._take`);
 * like asyncio itself it belongs to one loop and is not thread-safe;
-* ``close()`` fails pending getters, then removes the reader, then closes the
-  fd (in that order, so no callback runs on a closed or reused fd).
+* ``close()`` fails pending getters, then removes the reader, then hands the
+  unread items back to the source and closes it (in that order, so no
+  callback runs on a closed or reused fd, and whatever an unread event owns
+  is released by its source: invariant O1 in :meth:`AsyncEventQueue._release`);
+  garbage collection of an unclosed queue does the same after a
+  :class:`ResourceWarning`.
 
-Family modules subclass it in a few lines: build the source, pass it here,
-and forward the configuration methods.
+Family modules subclass it in a few lines: build the source, pass it here
+(the queue checks ``maxsize``, once for all), narrow the type of
+:attr:`~AsyncEventQueue.source`, and forward the configuration methods
+through :meth:`~AsyncEventQueue._checked` (one closed-check for all).  The
+original Butter's spellings of ``get()``/``get_nowait()`` come from
+:class:`GetEventAliases` and :class:`WaitAliases`.
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ import warnings
 from collections import deque
 from typing import TYPE_CHECKING, Deque, Generic, List, Optional, TypeVar
 
+from .._fd import check_int
+
 if TYPE_CHECKING:
     from types import TracebackType
 
@@ -39,7 +49,7 @@ if TYPE_CHECKING:
 
     from .._fd import EventLike
 
-__all__ = ["AsyncEventQueue"]
+__all__ = ["AsyncEventQueue", "GetEventAliases", "WaitAliases"]
 
 E = TypeVar("E")
 
@@ -50,9 +60,18 @@ class AsyncEventQueue(Generic[E]):
     _closed = True  # until __init__ has fully run (for __del__)
 
     def __init__(self, source: EventLike[E], maxsize: int = 0) -> None:
-        if type(maxsize) is not int:
+        """Own *source* (switched to non-blocking) and queue its events.
+
+        *maxsize* is checked here, for every ``*_async`` class: an int
+        (``TypeError`` otherwise, bools included), and as for
+        :class:`asyncio.Queue` zero or less means unbounded.  On a bad
+        *maxsize* the source is closed before the error propagates.
+        """
+        try:
+            maxsize = check_int("maxsize", maxsize)
+        except TypeError:
             source.close()
-            raise TypeError(f"maxsize must be an integer, not {type(maxsize).__name__!r}")
+            raise
         self._source = source
         self._fd = source.fileno()
         os.set_blocking(self._fd, False)
@@ -150,9 +169,22 @@ class AsyncEventQueue(Generic[E]):
             if not getter.done():
                 getter.set_result(None)
 
-    def _check_usable(self) -> None:
+    def _closed_error(self) -> ValueError:
+        return ValueError(f"I/O operation on closed {type(self).__name__}")
+
+    def _checked(self) -> Self:
+        """``self``, once checked open: the one closed-check of every method
+        that forwards to the source (``self._checked().source.watch(...)``),
+        so a closed queue names itself (``"closed Signalfd_async"``), never
+        its source, whatever the source would have said."""
         if self._closed:
-            raise ValueError(f"I/O operation on closed {type(self).__name__}")
+            raise self._closed_error()
+        return self
+
+    def _check_usable(self) -> None:
+        """For reads: closed (``ValueError``), or the error that broke the fd."""
+        if self._closed:
+            raise self._closed_error()
         if self._error is not None:
             raise self._error
 
@@ -238,33 +270,66 @@ class AsyncEventQueue(Generic[E]):
 
     def fileno(self) -> int:
         """The kernel fd (``ValueError`` once closed)."""
-        if self._closed:
-            raise ValueError(f"I/O operation on closed {type(self).__name__}")
-        return self._fd
+        return self._checked()._fd
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` ran (or the queue was garbage collected)."""
         return self._closed
 
+    @property
+    def source(self) -> EventLike[E]:
+        """The sync event-like object this queue reads (the
+        :class:`~butter.inotify.Inotify` of an ``Inotify_async``, ...).
+
+        The queue's configuration methods forward to it; use it for what
+        they do not offer, but do not read events from it or close it: the
+        queue owns it, reads it, and closes it in :meth:`close`.
+        """
+        return self._source
+
     def close(self) -> None:
-        """Fail pending getters, stop reading, close the fd.  Idempotent."""
+        """Fail pending getters, stop reading, close the source (its fd, and
+        the events read but not returned).  Idempotent."""
         if self._closed:
             return
         self._closed = True
-        self._items.clear()
         self._wake_all()  # each wakes, sees the queue closed, raises ValueError
         self._sync_reader()
         if self._reading and self._loop is not None:  # pragma: no cover
             self._loop.remove_reader(self._fd)
             self._reading = False
+        self._release()
+
+    def _release(self) -> None:
+        """Hand the unread items back to the source, then close it.
+
+        (O1) The source owns whatever its events own.  Items in the queue
+        came from the source's cache or its last read; put back at the front
+        of that cache (in order, ahead of what was read after them), they are
+        disposed of by the source's ``close()`` exactly as if the queue had
+        never taken them: :meth:`Fanotify.close <butter.fanotify.Fanotify.close>`
+        closes the fd of every cached :class:`~butter.fanotify.FanotifyEvent`
+        (even when the source was closed already), other sources drop them.
+        So no ``*_async`` class needs a ``close()`` or ``__del__`` of its own.
+        """
+        items = self._items
+        if items:
+            self._source._cache.extendleft(reversed(items))
+            items.clear()
         self._source.close()
 
     def __del__(self) -> None:
-        if not self._closed:
+        if self._closed:
+            return
+        # The loop may be gone (and a loop with our reader would still hold
+        # us): only the source is ours to release, after the warning, even
+        # when warnings are errors.
+        try:
             warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
-            # The loop may be gone; only the fd is ours to release.
+        finally:
             self._closed = True
-            self._source.close()
+            self._release()
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -305,3 +370,20 @@ class AsyncEventQueue(Generic[E]):
                 events.append(self.get_nowait())
             except asyncio.QueueEmpty:
                 return events
+
+
+# -- the original Butter's names (SPEC: "Aliases kept from the original") ------
+class GetEventAliases(AsyncEventQueue[E]):
+    """An :class:`AsyncEventQueue` that also answers to the original Butter's
+    ``get_event()``/``get_event_nowait()`` (inotify, fanotify)."""
+
+    get_event = AsyncEventQueue.get
+    get_event_nowait = AsyncEventQueue.get_nowait
+
+
+class WaitAliases(AsyncEventQueue[E]):
+    """An :class:`AsyncEventQueue` that also answers to the original Butter's
+    ``wait()`` (and ``wait_nowait()``) (eventfd, timerfd, signalfd)."""
+
+    wait = AsyncEventQueue.get
+    wait_nowait = AsyncEventQueue.get_nowait

@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 from ..eventfd import Eventfd
-from ._queue import AsyncEventQueue
+from ._queue import WaitAliases
 
 __all__ = ["Eventfd_async"]
 
 
-class Eventfd_async(AsyncEventQueue[int]):
+class Eventfd_async(WaitAliases[int]):
     """An eventfd whose reads arrive through ``await get()``.
 
+    Same arguments as :class:`~butter.eventfd.Eventfd`, plus *maxsize*.
     Each event is the counter value read (1 per read with ``EFD_SEMAPHORE``).
     ``wait()`` is an alias of ``get()`` kept from the original Butter.
     """
 
+    source: Eventfd  # the type of AsyncEventQueue.source here
+
     def __init__(self, initial_value: int = 0, flags: int = 0, maxsize: int = 0) -> None:
-        self._eventfd = Eventfd(initial_value, flags)
-        super().__init__(self._eventfd, maxsize)
+        super().__init__(Eventfd(initial_value, flags), maxsize)
 
     def increment(self, value: int = 1) -> None:
         """Add *value* to the counter."""
-        self._eventfd.increment(value)
-
-    wait = AsyncEventQueue.get
-    wait_nowait = AsyncEventQueue.get_nowait
+        self._checked().source.increment(value)

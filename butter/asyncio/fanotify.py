@@ -11,81 +11,65 @@ one waits until then.
 from __future__ import annotations
 
 from os import O_RDONLY as _O_RDONLY
-from typing import TYPE_CHECKING, List, Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
-from .._fd import FdArg
 from ..fanotify import AT_FDCWD, FAN_CLASS_NOTIF, Fanotify, FanotifyEvent
-from ._queue import AsyncEventQueue
+from ._queue import GetEventAliases
 
 if TYPE_CHECKING:
+    from .._fd import FdArg
     from ..fanotify._core import PathArg
 
 __all__ = ["Fanotify_async"]
 
 
-class Fanotify_async(AsyncEventQueue[FanotifyEvent]):
+class Fanotify_async(GetEventAliases[FanotifyEvent]):
     """A fanotify group as a read-only asyncio queue of :class:`FanotifyEvent`.
 
     Same arguments as :class:`~butter.fanotify.Fanotify`, plus *maxsize*.
-    Closing it drops the queued events (their fds are closed).
+    Closing it (or garbage collection) closes the fds of the events read but
+    not returned: the queue hands them back to the group, whose ``close()``
+    closes its unread events.
     """
+
+    source: Fanotify  # the type of AsyncEventQueue.source here
 
     def __init__(
         self, flags: int = FAN_CLASS_NOTIF, event_flags: int = _O_RDONLY, maxsize: int = 0
     ) -> None:
-        self._fanotify = Fanotify(flags, event_flags)
-        super().__init__(self._fanotify, maxsize)
+        super().__init__(Fanotify(flags, event_flags), maxsize)
+
+    @property
+    def flags(self) -> int:
+        """The flags the group was created with."""
+        return self.source.flags
 
     def watch(
         self, path: Optional[PathArg], mask: int, flags: int = 0, dfd: FdArg = AT_FDCWD
     ) -> None:
         """Add *mask* to the mark on *path* (see :meth:`Fanotify.watch`)."""
-        self._fanotify.watch(path, mask, flags, dfd)
+        self._checked().source.watch(path, mask, flags, dfd)
 
     def ignore(
         self, path: Optional[PathArg], mask: int, flags: int = 0, dfd: FdArg = AT_FDCWD
     ) -> None:
         """Remove *mask* from the mark on *path* (see :meth:`Fanotify.ignore`)."""
-        self._fanotify.ignore(path, mask, flags, dfd)
+        self._checked().source.ignore(path, mask, flags, dfd)
 
     del_watch = ignore
 
     def flush(self, flags: int = 0) -> None:
         """Remove every mark of a kind (see :meth:`Fanotify.flush`)."""
-        self._fanotify.flush(flags)
+        self._checked().source.flush(flags)
 
     def respond(self, event: Union[FanotifyEvent, int], response: int) -> None:
         """Answer a permission event (see :meth:`Fanotify.respond`)."""
-        self._fanotify.respond(event, response)
+        self._checked().source.respond(event, response)
 
     def allow(self, event: Union[FanotifyEvent, int]) -> None:
         """Let the operation of permission *event* proceed."""
-        self._fanotify.allow(event)
+        self._checked().source.allow(event)
 
     def deny(self, event: Union[FanotifyEvent, int]) -> None:
         """Refuse the operation of permission *event* (``EPERM``)."""
-        self._fanotify.deny(event)
-
-    def close(self) -> None:
-        """Fail pending getters, close the group and the queued events."""
-        items = list(self._items)
-        super().close()
-        _close_events(items)
-
-    def __del__(self) -> None:
-        items = list(self.__dict__.get("_items", ()))
-        try:
-            super().__del__()
-        finally:  # the queue's ResourceWarning is enough (even under -W error)
-            _close_events(items)
-
-    get_event = AsyncEventQueue.get
-    get_event_nowait = AsyncEventQueue.get_nowait
-
-
-def _close_events(events: List[FanotifyEvent]) -> None:
-    for event in events:
-        try:
-            event._close()
-        except OSError:  # the caller closed an fd behind our back
-            pass
+        self._checked().source.deny(event)

@@ -10,10 +10,10 @@ like any event) rather than butter dropping anything.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Set
 
 from ..inotify import IN_ALL_EVENTS, Inotify, InotifyEvent, InotifyTree, PathEvent
-from ._queue import AsyncEventQueue
+from ._queue import GetEventAliases
 
 if TYPE_CHECKING:
     from ..inotify._core import PathArg
@@ -21,40 +21,46 @@ if TYPE_CHECKING:
 __all__ = ["InotifyTree_async", "Inotify_async"]
 
 
-class Inotify_async(AsyncEventQueue[InotifyEvent]):
-    """An inotify fd as a read-only asyncio queue of :class:`InotifyEvent`."""
+class Inotify_async(GetEventAliases[InotifyEvent]):
+    """An inotify fd as a read-only asyncio queue of :class:`InotifyEvent`.
+
+    Same arguments as :class:`~butter.inotify.Inotify`, plus *maxsize*.
+    """
+
+    source: Inotify  # the type of AsyncEventQueue.source here
 
     def __init__(self, flags: int = 0, maxsize: int = 0) -> None:
-        self._inotify = Inotify(flags)
-        super().__init__(self._inotify, maxsize)
+        super().__init__(Inotify(flags), maxsize)
 
     def watch(self, path: PathArg, events: int = IN_ALL_EVENTS) -> int:
         """Watch *path* for *events*; return the wd."""
-        return self._inotify.watch(path, events)
+        return self._checked().source.watch(path, events)
 
     def ignore(self, wd: int) -> None:
         """Remove watch *wd* (an ``IN_IGNORED`` event follows)."""
-        self._inotify.ignore(wd)
+        self._checked().source.ignore(wd)
 
     del_watch = ignore
 
     @property
     def watches(self) -> Dict[int, str]:
         """A copy of the live wd -> path map."""
-        return self._inotify.watches
+        return self.source.watches
 
     def event_path(self, event: InotifyEvent) -> Optional[str]:
         """The full path of *event* (see :meth:`Inotify.event_path`)."""
-        return self._inotify.event_path(event)
-
-    get_event = AsyncEventQueue.get
-    get_event_nowait = AsyncEventQueue.get_nowait
+        return self._checked().source.event_path(event)
 
 
-class InotifyTree_async(AsyncEventQueue[PathEvent]):
+class InotifyTree_async(GetEventAliases[PathEvent]):
     """:class:`~butter.inotify.InotifyTree` as an asyncio queue of
     :class:`~butter.inotify.PathEvent` (renames paired, overflow reported
-    after the tree was rescanned)."""
+    after the tree was rescanned).
+
+    Same arguments as :class:`~butter.inotify.InotifyTree`, plus *maxsize*.
+    """
+
+    source: InotifyTree  # the type of AsyncEventQueue.source here
 
     def __init__(
         self,
@@ -63,16 +69,17 @@ class InotifyTree_async(AsyncEventQueue[PathEvent]):
         recursive: bool = True,
         maxsize: int = 0,
     ) -> None:
-        self._tree = InotifyTree(path, events, recursive)
-        super().__init__(self._tree, maxsize)
+        super().__init__(InotifyTree(path, events, recursive), maxsize)
 
     def watch(self, path: PathArg) -> None:
         """Add another root (see :meth:`InotifyTree.watch`)."""
-        self._tree.watch(path)
+        self._checked().source.watch(path)
 
-    def paths(self) -> set[str]:
+    def paths(self) -> Set[str]:
         """Every path the watcher believes exists under its roots."""
-        return self._tree.paths()
+        return self._checked().source.paths()
 
-    get_event = AsyncEventQueue.get
-    get_event_nowait = AsyncEventQueue.get_nowait
+    @property
+    def roots(self) -> List[str]:
+        """The watched roots, as absolute paths."""
+        return self.source.roots

@@ -13,40 +13,43 @@ __all__ = ["PidFd_async"]
 class PidFd_async(AsyncEventQueue[ProcessExit]):
     """A process whose exit arrives through ``await get()``.
 
+    Same arguments as :class:`~butter.pidfd.PidFd`, plus *maxsize*.
     ``await get()`` returns the :class:`~butter.pidfd.ProcessExit` once the
     process has exited (and again on later calls: an exit is a state, not
     a stream); ``async for`` yields it once.  A pidfd stays readable after
     the exit, so the object stops watching the fd once the exit was read.
     """
 
+    source: PidFd  # the type of AsyncEventQueue.source here
+
     def __init__(self, pid: int, flags: int = 0, maxsize: int = 0, *, reap: bool = True) -> None:
-        self._pidfd = PidFd(pid, flags, reap=reap)
-        super().__init__(self._pidfd, maxsize)
+        super().__init__(PidFd(pid, flags, reap=reap), maxsize)
 
     @property
     def pid(self) -> int:
-        return self._pidfd.pid
+        """The process id."""
+        return self.source.pid
 
     @property
     def exit(self) -> Optional[ProcessExit]:
         """The exit once it was read, else ``None``."""
-        return self._pidfd.exit
+        return self.source.exit
 
     def send_signal(self, sig: int) -> None:
         """Send *sig* to the process."""
-        self._pidfd.send_signal(sig)
+        self._checked().source.send_signal(sig)
 
     def getfd(self, targetfd: int) -> int:
         """Duplicate the process's fd *targetfd*."""
-        return self._pidfd.getfd(targetfd)
+        return self._checked().source.getfd(targetfd)
 
     def _has_room(self) -> bool:
         # After the exit the fd stays readable for good: stop watching it.
-        if self._pidfd._exit is not None:
+        if self.source.exit is not None:
             return False
         return super()._has_room()
 
     async def __anext__(self) -> ProcessExit:
-        if self._pidfd._exit is not None and not self._items:
+        if self.source.exit is not None and not self._items:
             raise StopAsyncIteration
         return await super().__anext__()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, FrozenSet, Set
 
-from .._fd import check_int
 from ..signalfd import Signal, Signalfd
-from ._queue import AsyncEventQueue
+from ._queue import WaitAliases
 
 if TYPE_CHECKING:
     from ..signalfd import SignalNumber, SignalsArg
@@ -14,7 +13,7 @@ if TYPE_CHECKING:
 __all__ = ["Signalfd_async"]
 
 
-class Signalfd_async(AsyncEventQueue[Signal]):
+class Signalfd_async(WaitAliases[Signal]):
     """A signalfd whose :class:`~butter.signalfd.Signal` records arrive
     through ``await get()`` (alias ``wait()``, kept from the original).
 
@@ -25,6 +24,8 @@ class Signalfd_async(AsyncEventQueue[Signal]):
     kernel queues the signal, the loop sees the fd readable.
     """
 
+    source: Signalfd  # the type of AsyncEventQueue.source here
+
     def __init__(
         self,
         signals: SignalsArg = (),
@@ -33,44 +34,39 @@ class Signalfd_async(AsyncEventQueue[Signal]):
         *,
         block: bool = False,
     ) -> None:
-        maxsize = check_int("maxsize", maxsize)
-        self._signalfd = Signalfd(signals, flags)
-        super().__init__(self._signalfd, maxsize)
+        super().__init__(Signalfd(signals, flags), maxsize)
         if block:
-            self._signalfd.block()
+            self.source.block()
 
     @property
     def signals(self) -> FrozenSet[SignalNumber]:
         """The watched signals."""
-        return self._signalfd.signals
+        return self.source.signals
 
     def __contains__(self, sig: object) -> bool:
-        return sig in self._signalfd
+        return sig in self.source
 
     def enable(self, signals: SignalsArg) -> None:
         """Watch *signals* (one number or an iterable) too."""
-        self._signalfd.enable(signals)
+        self._checked().source.enable(signals)
 
     def disable(self, signals: SignalsArg) -> None:
         """Stop watching *signals*."""
-        self._signalfd.disable(signals)
+        self._checked().source.disable(signals)
 
     def enable_all(self) -> None:
         """Watch every signal that can be caught."""
-        self._signalfd.enable_all()
+        self._checked().source.enable_all()
 
     def disable_all(self) -> None:
         """Watch nothing."""
-        self._signalfd.disable_all()
+        self._checked().source.disable_all()
 
     def block(self) -> Set[SignalNumber]:
         """Block the watched signals in the calling thread (see
         :meth:`Signalfd.block <butter.signalfd.Signalfd.block>`)."""
-        return self._signalfd.block()
+        return self._checked().source.block()
 
     def unblock(self) -> Set[SignalNumber]:
         """Unblock the watched signals in the calling thread."""
-        return self._signalfd.unblock()
-
-    wait = AsyncEventQueue.get
-    wait_nowait = AsyncEventQueue.get_nowait
+        return self._checked().source.unblock()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 from ..timerfd import CLOCK_MONOTONIC, Timer, TimerSpec
-from ._queue import AsyncEventQueue
+from ._queue import WaitAliases
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -13,11 +13,12 @@ if TYPE_CHECKING:
 __all__ = ["Timer_async", "Timerfd_async"]
 
 
-class Timerfd_async(AsyncEventQueue[int]):
+class Timerfd_async(WaitAliases[int]):
     """A timerfd whose expirations arrive through ``await get()``.
 
-    Each event is the number of expirations since the previous read (more
-    than 1 when the consumer fell behind by whole periods: none is lost).
+    Same arguments as :class:`~butter.timerfd.Timer`, plus *maxsize*.  Each
+    event is the number of expirations since the previous read (more than 1
+    when the consumer fell behind by whole periods: none is lost).
     Configuration is :class:`~butter.timerfd.Timer`'s, fluent as there::
 
         timer = Timerfd_async().every(seconds=0.1).update()
@@ -27,47 +28,36 @@ class Timerfd_async(AsyncEventQueue[int]):
     ``wait()`` is an alias of ``get()`` kept from the original Butter.
     """
 
-    def __init__(self, clock_type: int = CLOCK_MONOTONIC, flags: int = 0, maxsize: int = 0) -> None:
-        self._timer = Timer(clock_type, flags)
-        super().__init__(self._timer, maxsize)
+    source: Timer  # the type of AsyncEventQueue.source here
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ValueError(f"I/O operation on closed {type(self).__name__}")
+    def __init__(self, clock_type: int = CLOCK_MONOTONIC, flags: int = 0, maxsize: int = 0) -> None:
+        super().__init__(Timer(clock_type, flags), maxsize)
 
     def every(self, seconds: Optional[float] = None, nano_seconds: Optional[int] = None) -> Self:
         """Configure the period (see :meth:`Timer.every`); return ``self``."""
-        self._check_open()
-        self._timer.every(seconds, nano_seconds)
+        self._checked().source.every(seconds, nano_seconds)
         return self
 
     def after(self, seconds: Optional[float] = None, nano_seconds: Optional[int] = None) -> Self:
         """Configure the first expiration (see :meth:`Timer.after`); return
         ``self``."""
-        self._check_open()
-        self._timer.after(seconds, nano_seconds)
+        self._checked().source.after(seconds, nano_seconds)
         return self
 
     def update(self, absolute: bool = False, *, cancel_on_set: bool = False) -> Self:
         """Arm the timer (see :meth:`Timer.update`); return ``self``.
         Expirations already queued stay queued."""
-        self._check_open()
-        self._timer.update(absolute, cancel_on_set=cancel_on_set)
+        self._checked().source.update(absolute, cancel_on_set=cancel_on_set)
         return self
 
     def disable(self) -> Self:
         """Disarm the timer (see :meth:`Timer.disable`); return ``self``."""
-        self._check_open()
-        self._timer.disable()
+        self._checked().source.disable()
         return self
 
     def get_current(self) -> TimerSpec:
         """The kernel's current setting of the timer."""
-        self._check_open()
-        return self._timer.get_current()
-
-    wait = AsyncEventQueue.get
-    wait_nowait = AsyncEventQueue.get_nowait
+        return self._checked().source.get_current()
 
 
 #: Alias named after :class:`~butter.timerfd.Timer`.

@@ -6,6 +6,7 @@ import asyncio
 import fcntl
 import gc
 import os
+import sys
 import warnings
 
 import pytest
@@ -146,4 +147,60 @@ def test_unclosed_queue_warns_once(tmp_path):
         gc.collect()  # PyPy runs finalizers after a collection
     assert [w.category for w in caught] == [ResourceWarning]
     assert "Fanotify_async" in str(caught[0].message)
+    assert open_fds() == before
+
+
+def test_no_close_of_its_own():
+    """The queue owns the fd story (issue 8 item 1): Fanotify_async adds no
+    close() or __del__; unread events go back to the group, which closes them."""
+    assert "close" not in vars(Fanotify_async)
+    assert "__del__" not in vars(Fanotify_async)
+
+
+def _queue_unread(tmp_path, prefix, maxsize, count=8):
+    """A queue holding *count* unread events: up to *maxsize* in the queue,
+    the rest in the group's cache."""
+    q = Fanotify_async(maxsize=maxsize)
+    q.watch(tmp_path, FAN_CLOSE_WRITE | FAN_EVENT_ON_CHILD)
+    for i in range(count):
+        (tmp_path / f"{prefix}{i}").write_text("x")
+    assert q.qsize() == (maxsize or count)  # read without a loop
+    assert len(q.source._cache) == count - q.qsize()
+    return q
+
+
+@pytest.mark.parametrize("maxsize", [0, 3])
+def test_gc_with_warnings_as_errors_closes_event_fds(tmp_path, maxsize):
+    """Even when the ResourceWarning is an error (raised inside __del__,
+    reported as unraisable) the queue still releases every event fd."""
+    before = open_fds()
+    q = _queue_unread(tmp_path, f"e{maxsize}_", maxsize)
+    assert len(open_fds() - before) == 1 + 8  # the group and one fd per event
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unraisable = []
+        old_hook = sys.unraisablehook
+        sys.unraisablehook = unraisable.append
+        try:
+            del q
+            gc.collect()
+            gc.collect()  # PyPy runs finalizers after a collection
+        finally:
+            sys.unraisablehook = old_hook
+    assert [type(u.exc_value) for u in unraisable] == [ResourceWarning]
+    assert open_fds() == before
+
+
+@pytest.mark.parametrize("maxsize", [0, 3])
+def test_close_after_the_group_was_closed(tmp_path, maxsize):
+    """Closing the group through ``source`` first still leaves no event fd
+    behind once the queue is closed (the group's close() drains its cache
+    every time it runs)."""
+    before = open_fds()
+    q = _queue_unread(tmp_path, f"g{maxsize}_", maxsize)
+    q.source.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        q.close()
+    assert q.closed
     assert open_fds() == before

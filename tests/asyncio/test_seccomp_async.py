@@ -1,4 +1,5 @@
-"""butter.asyncio.seccomp.Notification_async: a supervisor on an event loop.
+"""butter.asyncio.seccomp.NotifyFd_async (alias Notification_async): a
+supervisor on an event loop.
 
 Filters are loaded only in forked children.
 """
@@ -17,7 +18,7 @@ try:
     import butter.seccomp as S
 except ImportError as exc:  # built without libseccomp-dev
     pytest.skip(str(exc), allow_module_level=True)
-from butter.asyncio.seccomp import Notification_async
+from butter.asyncio.seccomp import Notification_async, NotifyFd_async
 
 
 def _supervise(use_uvloop):
@@ -36,7 +37,7 @@ def _supervise(use_uvloop):
         os._exit(0 if ok else 1)
 
     async def main():
-        async with Notification_async(f) as q:
+        async with NotifyFd_async(f) as q:
             n = await asyncio.wait_for(q.get(), 10)
             assert n.pid == pid and n.syscall_name == "getppid"
             assert q.id_valid(n.id)
@@ -88,7 +89,7 @@ def _passed_fd_and_hangup():
     before = open_fds()
 
     async def main():
-        q = Notification_async(fds[0], maxsize=1)
+        q = NotifyFd_async(fds[0], maxsize=1)
         os.close(fds[0])
         assert q.empty()
         parent_sock.send(b"g")
@@ -116,9 +117,19 @@ def test_notification_async_bad_input():
         out = []
         for arg in (S.SyscallFilter(S.ALLOW), -1, "x", 2**20):
             try:
-                Notification_async(arg)
+                NotifyFd_async(arg)
             except (TypeError, ValueError, OSError) as exc:
                 out.append(type(exc).__name__)
         return out
 
     assert in_child(bad) == ["SeccompError", "ValueError", "TypeError", "OSError"]
+
+
+def test_named_after_the_sync_class():
+    """``<Class>_async`` after butter.seccomp.NotifyFd; the contract's
+    ``Notification_async`` is the very same class."""
+    assert Notification_async is NotifyFd_async
+    assert NotifyFd_async.__name__ == S.NotifyFd.__name__ + "_async"
+    import butter.asyncio.seccomp as module
+
+    assert {"NotifyFd_async", "Notification_async"} <= set(module.__all__)
