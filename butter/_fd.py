@@ -26,8 +26,8 @@ except ImportError:  # pragma: no cover - other implementations
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~15 ms
 
 __all__ = [
-    "EventLike", "FdArg", "FdOwner", "Resource", "check_int", "check_timeout", "check_unsigned",
-    "fileno", "poll_now",
+    "EventLike", "FdArg", "FdOwner", "ReleasedOnGC", "Resource", "check_int", "check_timeout",
+    "check_unsigned", "fileno", "poll_now",
 ]  # fmt: skip
 
 # ``typing`` costs ~15 ms to import on CPython 3.11; butter keeps it out of
@@ -108,14 +108,15 @@ def check_unsigned(name: str, value: object, maximum: int, ctype: str) -> int:
     return value
 
 
-class Resource:
-    """What every object owning kernel resources shares: a context manager
-    whose exit is ``close()``, and a ``__del__`` that releases what is still
-    owned with a ``ResourceWarning``, as files do.
+class ReleasedOnGC:
+    """What every object owning kernel resources shares: a ``__del__`` that
+    releases what is still owned, with a ``ResourceWarning``, as files do.
 
     Subclasses define ``close()`` and ``_owns()`` (does it still hold
     something?).  The release runs even when the warning is raised as an
-    error (``-W error``), so a forgotten object never leaks its fds.
+    error (``-W error``), so a forgotten object never leaks its fds.  Used
+    by :class:`Resource` and by the asyncio queue (whose ``async with`` is
+    its own).
     """
 
     __slots__ = ()
@@ -129,17 +130,6 @@ class Resource:
     def _release_on_gc(self) -> None:
         """What ``__del__`` releases (``close()`` unless a subclass must not
         touch anything but its fds then)."""
-        self.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
         self.close()
 
     def __del__(self) -> None:
@@ -157,6 +147,23 @@ class Resource:
             pass
         finally:  # even when the warning is an error
             self._release_on_gc()
+
+
+class Resource(ReleasedOnGC):
+    """:class:`ReleasedOnGC` plus the context manager: ``with`` closes it."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
 
 
 class FdOwner(Resource):

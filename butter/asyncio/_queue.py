@@ -36,11 +36,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import warnings
 from collections import deque
 from typing import TYPE_CHECKING, Deque, Generic, List, Optional, TypeVar
 
-from .._fd import check_int
+from .._fd import ReleasedOnGC, check_int
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -54,7 +53,7 @@ __all__ = ["AsyncEventQueue", "GetEventAliases", "WaitAliases"]
 E = TypeVar("E")
 
 
-class AsyncEventQueue(Generic[E]):
+class AsyncEventQueue(ReleasedOnGC, Generic[E]):
     """A read-only asyncio queue of the events of one kernel fd."""
 
     _closed = True  # until __init__ has fully run (for __del__)
@@ -319,17 +318,14 @@ class AsyncEventQueue(Generic[E]):
             items.clear()
         self._source.close()
 
-    def __del__(self) -> None:
-        if self._closed:
-            return
+    def _owns(self) -> bool:
+        return not self._closed
+
+    def _release_on_gc(self) -> None:
         # The loop may be gone (and a loop with our reader would still hold
-        # us): only the source is ours to release, after the warning, even
-        # when warnings are errors.
-        try:
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
-        finally:
-            self._closed = True
-            self._release()
+        # us): only the source is ours to release.
+        self._closed = True
+        self._release()
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -377,13 +373,23 @@ class GetEventAliases(AsyncEventQueue[E]):
     """An :class:`AsyncEventQueue` that also answers to the original Butter's
     ``get_event()``/``get_event_nowait()`` (inotify, fanotify)."""
 
-    get_event = AsyncEventQueue.get
-    get_event_nowait = AsyncEventQueue.get_nowait
+    async def get_event(self) -> E:
+        """The same as :meth:`~AsyncEventQueue.get`."""
+        return await self.get()
+
+    def get_event_nowait(self) -> E:
+        """The same as :meth:`~AsyncEventQueue.get_nowait`."""
+        return self.get_nowait()
 
 
 class WaitAliases(AsyncEventQueue[E]):
     """An :class:`AsyncEventQueue` that also answers to the original Butter's
     ``wait()`` (and ``wait_nowait()``) (eventfd, timerfd, signalfd)."""
 
-    wait = AsyncEventQueue.get
-    wait_nowait = AsyncEventQueue.get_nowait
+    async def wait(self) -> E:
+        """The same as :meth:`~AsyncEventQueue.get`."""
+        return await self.get()
+
+    def wait_nowait(self) -> E:
+        """The same as :meth:`~AsyncEventQueue.get_nowait`."""
+        return self.get_nowait()
