@@ -30,7 +30,7 @@ from ._lowlevel import ffi, lib
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~15 ms
 if TYPE_CHECKING:
-    from types import ModuleType
+    import types
     from typing import NoReturn, Optional, Union
 
     _PathArg = Optional[Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]]
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["check_build", "raise_errno", "retry_or_raise"]
 
 
-def check_build(module: ModuleType) -> None:
+def check_build(module: types.ModuleType) -> None:
     """Raise ``ImportError`` unless the compiled *module* was built for
     ``butter.__version__``.
 

@@ -15,12 +15,12 @@ a read-only :class:`asyncio.Queue`:
   ``get()`` cancelled at any point loses nothing; whoever takes an item
   wakes the next getter while items remain, so no getter sleeps while an
   item is queued, with several getters and any ``maxsize`` (invariant Q1
-  in :meth:`AsyncEventQueue._take`);
+  in ``AsyncEventQueue._take()``);
 * like asyncio itself it belongs to one loop and is not thread-safe;
 * ``close()`` fails pending getters, then removes the reader, then hands the
   unread items back to the source and closes it (in that order, so no
   callback runs on a closed or reused fd, and whatever an unread event owns
-  is released by its source: invariant O1 in :meth:`AsyncEventQueue._release`);
+  is released by its source: invariant O1 in ``AsyncEventQueue._release()``);
   garbage collection of an unclosed queue does the same after a
   :class:`ResourceWarning`.
 
@@ -374,11 +374,11 @@ class GetEventAliases(AsyncEventQueue[E]):
     ``get_event()``/``get_event_nowait()`` (inotify, fanotify)."""
 
     async def get_event(self) -> E:
-        """The same as :meth:`~AsyncEventQueue.get`."""
+        """The same as :meth:`~butter.asyncio._queue.AsyncEventQueue.get`."""
         return await self.get()
 
     def get_event_nowait(self) -> E:
-        """The same as :meth:`~AsyncEventQueue.get_nowait`."""
+        """The same as :meth:`~butter.asyncio._queue.AsyncEventQueue.get_nowait`."""
         return self.get_nowait()
 
 
@@ -387,9 +387,9 @@ class WaitAliases(AsyncEventQueue[E]):
     ``wait()`` (and ``wait_nowait()``) (eventfd, timerfd, signalfd)."""
 
     async def wait(self) -> E:
-        """The same as :meth:`~AsyncEventQueue.get`."""
+        """The same as :meth:`~butter.asyncio._queue.AsyncEventQueue.get`."""
         return await self.get()
 
     def wait_nowait(self) -> E:
-        """The same as :meth:`~AsyncEventQueue.get_nowait`."""
+        """The same as :meth:`~butter.asyncio._queue.AsyncEventQueue.get_nowait`."""
         return self.get_nowait()

@@ -24,7 +24,7 @@ __all__ = ["Fanotify_async"]
 
 
 class Fanotify_async(GetEventAliases[FanotifyEvent]):
-    """A fanotify group as a read-only asyncio queue of :class:`FanotifyEvent`.
+    """A fanotify group as a read-only asyncio queue of :class:`~butter.fanotify.FanotifyEvent`.
 
     Same arguments as :class:`~butter.fanotify.Fanotify`, plus *maxsize*.
     Closing it (or garbage collection) closes the fds of the events read but
@@ -47,23 +47,23 @@ class Fanotify_async(GetEventAliases[FanotifyEvent]):
     def watch(
         self, path: Optional[PathArg], mask: int, flags: int = 0, dfd: FdArg = AT_FDCWD
     ) -> None:
-        """Add *mask* to the mark on *path* (see :meth:`Fanotify.watch`)."""
+        """Add *mask* to the mark on *path* (see :meth:`~butter.fanotify.Fanotify.watch`)."""
         self._checked().source.watch(path, mask, flags, dfd)
 
     def ignore(
         self, path: Optional[PathArg], mask: int, flags: int = 0, dfd: FdArg = AT_FDCWD
     ) -> None:
-        """Remove *mask* from the mark on *path* (see :meth:`Fanotify.ignore`)."""
+        """Remove *mask* from the mark on *path* (see :meth:`~butter.fanotify.Fanotify.ignore`)."""
         self._checked().source.ignore(path, mask, flags, dfd)
 
     del_watch = ignore
 
     def flush(self, flags: int = 0) -> None:
-        """Remove every mark of a kind (see :meth:`Fanotify.flush`)."""
+        """Remove every mark of a kind (see :meth:`~butter.fanotify.Fanotify.flush`)."""
         self._checked().source.flush(flags)
 
     def respond(self, event: Union[FanotifyEvent, int], response: int) -> None:
-        """Answer a permission event (see :meth:`Fanotify.respond`)."""
+        """Answer a permission event (see :meth:`~butter.fanotify.Fanotify.respond`)."""
         self._checked().source.respond(event, response)
 
     def allow(self, event: Union[FanotifyEvent, int]) -> None:

@@ -22,7 +22,7 @@ __all__ = ["InotifyTree_async", "Inotify_async"]
 
 
 class Inotify_async(GetEventAliases[InotifyEvent]):
-    """An inotify fd as a read-only asyncio queue of :class:`InotifyEvent`.
+    """An inotify fd as a read-only asyncio queue of :class:`~butter.inotify.InotifyEvent`.
 
     Same arguments as :class:`~butter.inotify.Inotify`, plus *maxsize*.
     """
@@ -48,7 +48,7 @@ class Inotify_async(GetEventAliases[InotifyEvent]):
         return self.source.watches
 
     def event_path(self, event: InotifyEvent) -> Optional[str]:
-        """The full path of *event* (see :meth:`Inotify.event_path`)."""
+        """The full path of *event* (see :meth:`~butter.inotify.Inotify.event_path`)."""
         return self._checked().source.event_path(event)
 
 
@@ -72,7 +72,7 @@ class InotifyTree_async(GetEventAliases[PathEvent]):
         super().__init__(InotifyTree(path, events, recursive), maxsize)
 
     def watch(self, path: PathArg) -> None:
-        """Add another root (see :meth:`InotifyTree.watch`)."""
+        """Add another root (see :meth:`~butter.inotify.InotifyTree.watch`)."""
         self._checked().source.watch(path)
 
     def paths(self) -> Set[str]:

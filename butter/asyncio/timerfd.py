@@ -34,24 +34,24 @@ class Timerfd_async(WaitAliases[int]):
         super().__init__(Timer(clock_type, flags), maxsize)
 
     def every(self, seconds: Optional[float] = None, nano_seconds: Optional[int] = None) -> Self:
-        """Configure the period (see :meth:`Timer.every`); return ``self``."""
+        """Configure the period (see :meth:`~butter.timerfd.Timer.every`); return ``self``."""
         self._checked().source.every(seconds, nano_seconds)
         return self
 
     def after(self, seconds: Optional[float] = None, nano_seconds: Optional[int] = None) -> Self:
-        """Configure the first expiration (see :meth:`Timer.after`); return
+        """Configure the first expiration (see :meth:`~butter.timerfd.Timer.after`); return
         ``self``."""
         self._checked().source.after(seconds, nano_seconds)
         return self
 
     def update(self, absolute: bool = False, *, cancel_on_set: bool = False) -> Self:
-        """Arm the timer (see :meth:`Timer.update`); return ``self``.
+        """Arm the timer (see :meth:`~butter.timerfd.Timer.update`); return ``self``.
         Expirations already queued stay queued."""
         self._checked().source.update(absolute, cancel_on_set=cancel_on_set)
         return self
 
     def disable(self) -> Self:
-        """Disarm the timer (see :meth:`Timer.disable`); return ``self``."""
+        """Disarm the timer (see :meth:`~butter.timerfd.Timer.disable`); return ``self``."""
         self._checked().source.disable()
         return self
 
