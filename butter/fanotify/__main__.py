@@ -34,6 +34,7 @@ _DIR = fa.FAN_CREATE | fa.FAN_DELETE | fa.FAN_MOVE
 _O_PATH = getattr(os, "O_PATH", os.O_RDONLY)
 _MARK_MASK = _IO | fa.FAN_ONDIR | fa.FAN_EVENT_ON_CHILD
 
+
 def _real_mounts() -> List[str]:
     """Mount points backed by a device (or a bind of a real path), as fatrace picks."""
     result = ["/"]
