@@ -23,7 +23,7 @@ from __future__ import annotations
 import mmap as _mmap
 import os
 
-from ._args import FdArg, check_int, fileno, name_bytes, to_flags
+from ._args import FdArg, check_int, fileno, name_bytes, to_flags, to_int
 from ._errors import retry_or_raise
 from ._fd import FdOwner
 from ._lowlevel import lib
@@ -197,7 +197,7 @@ class Memfd(FdOwner):
         :meth:`close`.
         """
         fd = self.fileno()
-        length = self.size if length is None else check_int("length", length)
+        length = self.size if length is None else to_int("length", length, "size_t")
         if access is not None:
             access = check_int("access", access)
         if access is None:
