@@ -31,9 +31,11 @@ from ._lowlevel import ffi, lib
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~15 ms
 if TYPE_CHECKING:
     import types
-    from typing import NoReturn, Optional, Union
+    from typing import NoReturn, Optional
 
-    _PathArg = Optional[Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]]
+    from ._args import PathArg
+
+    _PathArg = Optional[PathArg]
 
 __all__ = ["check_build", "raise_errno", "retry_or_raise"]
 

@@ -1,4 +1,4 @@
-"""fd ownership: argument conversion and the base of every event-like object.
+"""fd ownership: the base of every event-like object.
 
 What the kernel gives us is a bare integer.  What a Python user expects is a
 file object: ``fileno()``, idempotent ``close()``, a ``closed`` property, a
@@ -7,6 +7,10 @@ unclosed object is garbage collected, and ``ValueError`` for any use after
 close.  :class:`EventLike` gives every butter object exactly that, plus the
 event interface from the original Butter: ``read_event()``,
 ``read_events()``, ``wait(timeout)`` and blocking iteration.
+
+The argument converters (:func:`~butter._args.fileno`,
+:func:`~butter._args.check_timeout`, ...) live in :mod:`butter._args`; the
+names re-exported here are transitional.
 """
 
 from __future__ import annotations
@@ -15,6 +19,11 @@ import errno
 import os
 from _thread import allocate_lock
 
+# FdArg, check_int, check_unsigned and fileno are transitional re-exports:
+# the argument converters moved to ``butter._args`` (issue 8), and branches
+# written before that still import them from here.  New code imports them
+# from ``butter._args``.
+from ._args import RANGES, FdArg, check_int, check_timeout, check_unsigned, fileno
 from ._errors import retry_or_raise
 from ._lowlevel import lib
 
@@ -34,78 +43,23 @@ __all__ = [
 # the import path and gives the type checker the real generics.
 if TYPE_CHECKING:
     from types import TracebackType
-    from typing import Deque, Generic, Iterator, List, Optional, Protocol, Tuple, TypeVar, Union
+    from typing import Deque, Generic, Iterator, List, Optional, Tuple, TypeVar
 
     from typing_extensions import Self
 
     E = TypeVar("E")
 
-    class _HasFileno(Protocol):
-        def fileno(self) -> int: ...
-
-    FdArg = Union[int, _HasFileno]
-
     class _GenericBase(Generic[E]):
         pass
 
 else:
-    E = FdArg = Tuple = None
+    E = Tuple = None
 
     class _GenericBase:
         __slots__ = ()
 
         def __class_getitem__(cls, item):
             return cls
-
-
-def fileno(obj: FdArg) -> int:
-    """Return the fd for *obj*: an ``int`` or an object with ``fileno()``.
-
-    Mirrors ``selectors``/``os``: wrong types raise ``TypeError``, negative
-    fds ``ValueError``; a closed butter object raises ``ValueError`` from its
-    own ``fileno()``.  fd 0 is a valid fd.
-    """
-    if type(obj) is int:
-        fd = obj
-    elif isinstance(obj, int) and not isinstance(obj, bool):
-        fd = int(obj)
-    else:
-        try:
-            method = obj.fileno  # type: ignore[union-attr]  # bool: AttributeError
-        except AttributeError:
-            raise TypeError(
-                f"argument must be an int, or have a fileno() method, not {type(obj).__name__!r}"
-            ) from None
-        fd = method()
-        if type(fd) is not int:
-            if isinstance(fd, int) and not isinstance(fd, bool):
-                fd = int(fd)
-            else:
-                raise TypeError(f"fileno() returned a non-integer: {type(fd).__name__!r}")
-    if fd < 0:
-        raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
-    return fd
-
-
-def check_int(name: str, value: object) -> int:
-    """Return *value* as an int or raise ``TypeError`` (bools are refused)."""
-    if type(value) is int:
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return int(value)
-    raise TypeError(f"{name} must be an integer, not {type(value).__name__!r}")
-
-
-def check_unsigned(name: str, value: object, maximum: int, ctype: str) -> int:
-    """Return *value* as an int in ``0 .. maximum`` (the range of the C type
-    *ctype*, named in the message): ``TypeError`` for a non-int,
-    ``ValueError`` if negative, ``OverflowError`` if too large (as ``os``)."""
-    value = check_int(name, value)
-    if value < 0:
-        raise ValueError(f"{name} must not be negative")
-    if value > maximum:
-        raise OverflowError(f"{name} does not fit in {ctype}")
-    return value
 
 
 class ReleasedOnGC:
@@ -494,6 +448,7 @@ class EventLike(FdOwner, _GenericBase[E]):
 _AS_FD = object()
 _AS_FD_MS = -2
 _EAGAIN = errno.EAGAIN
+_INT_MAX = RANGES["int"][1]
 
 
 def _drain(cache: Deque[E]) -> List[E]:
@@ -515,34 +470,6 @@ def poll_now(fd: int) -> bool:
     interrupted: the read that follows says which)."""
     revents: int = lib.butter_poll_in(fd, 0)
     return revents != 0
-
-
-def check_timeout(timeout: object) -> Optional[float]:
-    """Validate a ``timeout`` argument the one way every module does:
-    ``None`` or ``math.inf`` (returned as ``None``) wait forever, any other
-    real number is seconds (zero or less: poll), NaN raises ``ValueError``,
-    anything else ``TypeError``.  bools are refused."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        try:
-            import numbers
-
-            if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
-                raise TypeError
-            timeout = float(timeout)
-        except TypeError:
-            raise TypeError(
-                f"timeout must be a number or None, not {type(timeout).__name__!r}"
-            ) from None
-    if timeout != timeout:
-        raise ValueError("timeout must not be NaN")
-    if timeout == _INF:
-        return None
-    return timeout
-
-
-_INF = float("inf")
 
 
 def _timeout_ms(timeout: object) -> Tuple[int, float]:
@@ -579,4 +506,4 @@ def _wake_up(wake: int) -> None:
 def _ceil_ms(seconds: float) -> int:
     """*seconds* as whole milliseconds, rounded up (poll's unit), at most
     ``INT_MAX`` (about 24 days: a longer wait just polls again)."""
-    return min(-int(-seconds * 1000 // 1), 2**31 - 1)
+    return min(-int(-seconds * 1000 // 1), _INT_MAX)

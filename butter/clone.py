@@ -21,8 +21,8 @@ These calls change the calling process for good: run them in a child
 
 from __future__ import annotations
 
+from ._args import FdArg, fileno, to_flags
 from ._errors import retry_or_raise
-from ._fd import FdArg, check_int, fileno
 from ._lowlevel import lib
 
 __all__ = [
@@ -59,22 +59,14 @@ CLONE_THREAD: int = lib.CLONE_THREAD
 CLONE_SIGHAND: int = lib.CLONE_SIGHAND
 CLONE_VM: int = lib.CLONE_VM
 
-_INT_MIN = -(2**31)
-_INT_MAX = 2**31 - 1
-
-
-def _cint(name: str, value: int) -> int:
-    value = check_int(name, value)
-    if not _INT_MIN <= value <= _INT_MAX:
-        raise OverflowError(f"{name} does not fit in a C int")
-    return value
-
 
 def unshare(flags: int) -> None:
     """Give the calling process the new namespaces / private state in
     *flags* (a bitwise OR of ``CLONE_*``).  Needs ``CAP_SYS_ADMIN`` for
-    most namespaces (or ``CLONE_NEWUSER`` together with them)."""
-    flags = _cint("flags", flags)
+    most namespaces (or ``CLONE_NEWUSER`` together with them).  *flags*
+    is a C ``int`` flag word: negative raises ``ValueError``, beyond
+    ``INT_MAX`` ``OverflowError``."""
+    flags = to_flags("flags", flags, ctype="int")
     while lib.unshare(flags) < 0:
         retry_or_raise()
 
@@ -89,6 +81,6 @@ def setns(fd: FdArg, nstype: int = 0) -> None:
     makes the kernel check the type (``EINVAL`` on a mismatch).
     """
     fd = fileno(fd)
-    nstype = _cint("nstype", nstype)
+    nstype = to_flags("nstype", nstype, ctype="int")
     while lib.setns(fd, nstype) < 0:
         retry_or_raise()

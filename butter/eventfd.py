@@ -15,9 +15,9 @@ readable while the counter is non-zero.
 
 from __future__ import annotations
 
+from ._args import FdArg, fileno, to_flags, to_int
 from ._counter import READ_FAILED, CounterFd, after_failed_u64, checked_u64
 from ._errors import retry_or_raise
-from ._fd import FdArg, check_int, fileno
 from ._lowlevel import lib
 
 __all__ = [
@@ -47,14 +47,8 @@ def eventfd(initial_value: int = 0, flags: int = 0) -> int:
     fd is always close-on-exec (PEP 446); use ``os.set_inheritable`` to pass
     it to a child.
     """
-    initial_value = check_int("initial_value", initial_value)
-    flags = check_int("flags", flags)
-    if initial_value < 0:
-        raise ValueError("initial_value must be positive")
-    if initial_value > 0xFFFFFFFF:
-        raise OverflowError("initial_value does not fit in an unsigned int")
-    if flags & ~_ALL_FLAGS:
-        raise ValueError(f"unknown eventfd flags: {flags & ~_ALL_FLAGS:#x}")
+    initial_value = to_int("initial_value", initial_value, "unsigned int")
+    flags = to_flags("flags", flags, _ALL_FLAGS, "int", "EFD_NONBLOCK, EFD_SEMAPHORE, EFD_CLOEXEC")
     flags |= EFD_CLOEXEC
     while True:
         fd: int = lib.eventfd(initial_value, flags)
@@ -103,11 +97,7 @@ def eventfd_write(fd: FdArg, value: int) -> None:
 
 def _eventfd_write_slow(fd: FdArg, value: int) -> None:
     fd = fileno(fd)
-    value = check_int("value", value)
-    if value < 0:
-        raise ValueError("value must be positive")
-    if value > _READ_FAILED:
-        raise OverflowError("value does not fit in 64 bits")
+    value = to_int("value", value, "uint64_t")
     # 2**64-1 fits but is refused by the kernel (EINVAL), as with os.
     while _eventfd_write(fd, value) < 0:
         retry_or_raise()

@@ -23,8 +23,9 @@ from __future__ import annotations
 import mmap
 import os
 
+from ._args import FdArg, check_int, fileno, name_bytes, to_flags, to_int
 from ._errors import retry_or_raise
-from ._fd import FdArg, FdOwner, check_int, check_unsigned, fileno
+from ._fd import FdOwner
 from ._lowlevel import lib
 
 TYPE_CHECKING = False
@@ -93,7 +94,6 @@ F_SEAL_WRITE: int = lib.F_SEAL_WRITE
 F_SEAL_FUTURE_WRITE: int = lib.F_SEAL_FUTURE_WRITE
 F_SEAL_EXEC: int = lib.F_SEAL_EXEC
 
-_UINT_MAX = 2**32 - 1
 _WRITE_SEALS = F_SEAL_WRITE | F_SEAL_FUTURE_WRITE
 
 
@@ -106,15 +106,8 @@ def memfd_create(name: Union[str, bytes], flags: int = MFD_CLOEXEC) -> int:
     ``MFD_ALLOW_SEALING``, ``MFD_HUGETLB`` + ``MFD_HUGE_*``,
     ``MFD_NOEXEC_SEAL``/``MFD_EXEC``.
     """
-    if isinstance(name, str):
-        raw = os.fsencode(name)
-    elif isinstance(name, bytes):
-        raw = name
-    else:
-        raise TypeError(f"name must be str or bytes, not {type(name).__name__!r}")
-    if b"\0" in raw:
-        raise ValueError("embedded null byte")
-    flags = check_unsigned("flags", flags, _UINT_MAX, "an unsigned int")
+    raw = name_bytes("name", name)
+    flags = to_flags("flags", flags, ctype="unsigned int")
     while True:
         fd: int = lib.butter_memfd_create(raw, flags)
         if fd >= 0:
@@ -140,11 +133,7 @@ def add_seals(fd: FdArg, seals: int) -> None:
     while a writable shared mapping exists.
     """
     fd = fileno(fd)
-    seals = check_int("seals", seals)
-    if seals < 0:
-        raise ValueError("seals must not be negative")
-    if seals > 0x7FFFFFFF:
-        raise OverflowError("seals does not fit in an int")
+    seals = to_flags("seals", seals, ctype="int")
     while lib.butter_fcntl_int(fd, F_ADD_SEALS, seals) < 0:
         retry_or_raise()
 
@@ -208,7 +197,7 @@ class Memfd(FdOwner):
         ``close()``.
         """
         fd = self.fileno()
-        length = self.size if length is None else check_int("length", length)
+        length = self.size if length is None else to_int("length", length, "size_t")
         if access is not None:
             access = check_int("access", access)
         if access is None:

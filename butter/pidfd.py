@@ -27,8 +27,9 @@ import errno as _errno
 import os
 import select
 
+from ._args import FdArg, fileno, to_flags, to_int
 from ._errors import raise_errno, retry_or_raise
-from ._fd import EventLike, FdArg, check_int, check_unsigned, fileno
+from ._fd import EventLike
 from ._lowlevel import ffi, lib
 
 TYPE_CHECKING = False
@@ -70,8 +71,6 @@ CLD_DUMPED: int = lib.CLD_DUMPED
 WEXITED: int = lib.WEXITED
 WNOHANG: int = lib.WNOHANG
 WNOWAIT: int = lib.WNOWAIT
-_INT_MAX = 2**31 - 1
-_UINT_MAX = 2**32 - 1
 _ECHILD = _errno.ECHILD
 _EAGAIN = _errno.EAGAIN
 
@@ -106,19 +105,6 @@ class ProcessExit(_ProcessExitBase):
         return -self.status if self.signaled else self.status
 
 
-def _pid(value: int) -> int:
-    value = check_int("pid", value)
-    if value <= 0:
-        raise ValueError("pid must be positive")
-    if value > _INT_MAX:
-        raise OverflowError("pid does not fit in a pid_t")
-    return value
-
-
-def _uflags(value: int) -> int:
-    return check_unsigned("flags", value, _UINT_MAX, "an unsigned int")
-
-
 def pidfd_open(pid: int, flags: int = 0) -> int:
     """Return a pidfd for process *pid* (always close-on-exec).
 
@@ -126,8 +112,8 @@ def pidfd_open(pid: int, flags: int = 0) -> int:
     ``waitid`` fails with ``EAGAIN`` while the process runs).  *pid* must be
     a process (thread-group leader) that exists: ``ESRCH`` otherwise.
     """
-    pid = _pid(pid)
-    flags = _uflags(flags)
+    pid = to_int("pid", pid, "pid_t", 1)
+    flags = to_flags("flags", flags)
     while True:
         fd: int = lib.butter_pidfd_open(pid, flags)
         if fd >= 0:
@@ -142,12 +128,10 @@ def pidfd_send_signal(pidfd: FdArg, sig: int, siginfo: None = None, flags: int =
     process that has exited gives ``ESRCH``, never a stranger.
     """
     fd = fileno(pidfd)
-    sig = check_int("sig", sig)
-    if not 0 <= sig <= _INT_MAX:
-        raise ValueError(f"invalid signal number {sig}")
+    sig = to_int("sig", sig, "int", 0)
     if siginfo is not None:
         raise TypeError("siginfo must be None")
-    flags = _uflags(flags)
+    flags = to_flags("flags", flags)
     while lib.butter_pidfd_send_signal(fd, sig, flags) < 0:
         retry_or_raise()
 
@@ -160,12 +144,8 @@ def pidfd_getfd(pidfd: FdArg, targetfd: int, flags: int = 0) -> int:
     *flags* must be 0 (reserved).
     """
     fd = fileno(pidfd)
-    targetfd = check_int("targetfd", targetfd)
-    if targetfd < 0:
-        raise ValueError("targetfd must not be negative")
-    if targetfd > _INT_MAX:
-        raise OverflowError("targetfd does not fit in an int")
-    flags = _uflags(flags)
+    targetfd = to_int("targetfd", targetfd, "int", 0)
+    flags = to_flags("flags", flags)
     while True:
         newfd: int = lib.butter_pidfd_getfd(fd, targetfd, flags)
         if newfd >= 0:
@@ -183,9 +163,7 @@ def waitid_pidfd(pidfd: FdArg, options: int) -> Optional[ProcessExit]:
     a child of this process.
     """
     fd = fileno(pidfd)
-    options = check_int("options", options)
-    if not 0 <= options <= _INT_MAX:
-        raise ValueError("invalid options")
+    options = to_flags("options", options, ctype="int")
     out = ffi.new("int[3]")
     while lib.butter_waitid_pidfd(fd, options, out) < 0:
         retry_or_raise()

@@ -34,9 +34,10 @@ import os
 import signal as _signal_mod
 from collections import namedtuple
 
+from ._args import FdArg, check_int, fileno, to_flags, to_int
 from ._cstruct import cstruct
 from ._errors import raise_errno, retry_or_raise
-from ._fd import EventLike, FdArg, check_int, fileno
+from ._fd import EventLike
 from ._lowlevel import ffi, lib
 
 TYPE_CHECKING = False
@@ -256,9 +257,7 @@ def signalfd(signals: SignalsArg, fd: FdArg = -1, flags: int = 0) -> int:
     (:func:`pthread_sigmask`) to reach the fd.
     """
     numbers = _signal_list(signals)
-    flags = check_int("flags", flags)
-    if flags & ~_ALL_FLAGS:
-        raise ValueError(f"unknown signalfd flags: {flags & ~_ALL_FLAGS:#x}")
+    flags = to_flags("flags", flags, _ALL_FLAGS, "int", "SFD_NONBLOCK, SFD_CLOEXEC")
     if isinstance(fd, int) and not isinstance(fd, bool) and fd == -1:
         fd = -1
         flags |= SFD_CLOEXEC
@@ -282,7 +281,7 @@ def pthread_sigmask(action: int, signals: SignalsArg) -> Set[SignalNumber]:
     ``pthread_sigmask(SIG_BLOCK, [])`` reads the mask.  Each thread has its
     own mask; a new thread starts with its creator's.
     """
-    action = check_int("action", action)
+    action = to_int("action", action, "int")
     numbers = _signal_list(signals)
     old = ffi.new("uint64_t *")
     err = lib.butter_pthread_sigmask(action, ffi.new("int[]", numbers), len(numbers), old)

@@ -46,8 +46,8 @@ import os
 import select
 import stat
 
+from ._args import FdArg, fileno, to_flags, to_int
 from ._errors import raise_errno, retry_or_raise
-from ._fd import FdArg, check_int, check_unsigned, fileno
 from ._lowlevel import ffi, lib
 
 TYPE_CHECKING = False
@@ -82,9 +82,6 @@ F_SETPIPE_SZ: int = lib.F_SETPIPE_SZ
 
 _EAGAIN = _errno.EAGAIN
 _EINTR = _errno.EINTR
-_SIZE_MAX = 2**64 - 1 if ffi.sizeof("size_t") == 8 else 2**32 - 1
-_OFF_MAX = 2**63 - 1
-_UINT_MAX = 2**32 - 1
 #: What :func:`splice_copy` asks for when no pipe size is given.
 DEFAULT_PIPE_SIZE = 1 << 20
 
@@ -93,17 +90,11 @@ _tee = lib.tee
 
 
 def _offset(name: str, value: Optional[int]) -> int:
+    """An offset argument: ``None`` (-1 for C: the fd's own position) or a
+    non-negative ``off_t``."""
     if value is None:
         return -1
-    return check_unsigned(name, value, _OFF_MAX, "an off_t")
-
-
-def _length(value: int) -> int:
-    return check_unsigned("len", value, _SIZE_MAX, "a size_t")
-
-
-def _flags(value: int) -> int:
-    return check_unsigned("flags", value, _UINT_MAX, "an unsigned int")
+    return to_int(name, value, "off_t", 0)
 
 
 def get_pipe_size(fd: FdArg) -> int:
@@ -119,11 +110,7 @@ def set_pipe_size(fd: FdArg, size: int) -> int:
     shrinking below the data in the pipe fails with ``EBUSY``.
     """
     fd = fileno(fd)
-    size = check_int("size", size)
-    if size <= 0:
-        raise ValueError("size must be positive")
-    if size > 2**31 - 1:
-        raise OverflowError("size does not fit in an int")
+    size = to_int("size", size, "int", 1)
     return _fcntl.fcntl(fd, F_SETPIPE_SZ, size)
 
 
@@ -169,8 +156,8 @@ def splice(
     fd_out = fileno(fd_out)
     off_in = _offset("in_offset", in_offset)
     off_out = _offset("out_offset", out_offset)
-    flags = _flags(flags)
-    n = _capacity(fd_in, fd_out) if len is None else _length(len)
+    flags = to_flags("flags", flags)
+    n = _capacity(fd_in, fd_out) if len is None else to_int("len", len, "size_t")
     while True:
         r: int = _splice(fd_in, off_in, fd_out, off_out, n, flags)
         if r >= 0:
@@ -187,8 +174,8 @@ def tee(fd_in: FdArg, fd_out: FdArg, len: Optional[int] = None, flags: int = 0) 
     """
     fd_in = fileno(fd_in)
     fd_out = fileno(fd_out)
-    flags = _flags(flags)
-    n = _capacity(fd_in) if len is None else _length(len)
+    flags = to_flags("flags", flags)
+    n = _capacity(fd_in) if len is None else to_int("len", len, "size_t")
     while True:
         r: int = _tee(fd_in, fd_out, n, flags)
         if r >= 0:
@@ -250,7 +237,7 @@ def vmsplice(fd: FdArg, buffers: Buffers, flags: int = 0, *, zero_copy: bool = F
     ``SPLICE_F_GIFT``.
     """
     fd = fileno(fd)
-    flags = _flags(flags)
+    flags = to_flags("flags", flags)
     if type(zero_copy) is not bool:
         raise TypeError("zero_copy must be a bool")
     items = _as_buffers(buffers)
@@ -304,21 +291,11 @@ def _check_copy_args(
 ) -> Tuple[int, int, int, int, int, Optional[int]]:
     fd_in = fileno(src)
     fd_out = fileno(dst)
-    limit = -1
-    if count is not None:
-        limit = check_int("count", count)
-        if limit < 0:
-            raise ValueError("count must not be negative")
-        if limit > _OFF_MAX:
-            raise OverflowError("count is too large")
+    limit = -1 if count is None else to_int("count", count, "int64_t", 0)
     off_in = _offset("src_offset", src_offset)
     off_out = _offset("dst_offset", dst_offset)
     if pipe_size is not None:
-        pipe_size = check_int("pipe_size", pipe_size)
-        if pipe_size <= 0:
-            raise ValueError("pipe_size must be positive")
-        if pipe_size > 2**31 - 1:
-            raise OverflowError("pipe_size does not fit in an int")
+        pipe_size = to_int("pipe_size", pipe_size, "int", 1)
     return fd_in, fd_out, limit, off_in, off_out, pipe_size
 
 

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import os
 
+from ._args import PathArg, name_bytes, opt_path_bytes, path_bytes, to_flags
 from ._errors import retry_or_raise
 from ._lowlevel import ffi, lib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Optional, Union
-
-    PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 __all__ = [
     "MNT_DETACH",
@@ -104,42 +103,11 @@ MNT_DETACH: int = lib.MNT_DETACH
 MNT_EXPIRE: int = lib.MNT_EXPIRE
 UMOUNT_NOFOLLOW: int = lib.UMOUNT_NOFOLLOW
 
-_ULONG_MAX = 2 ** (8 * ffi.sizeof("unsigned long")) - 1
 _HOST_NAME_MAX: int = lib.HOST_NAME_MAX
-
-
-def _path(name: str, value: PathArg) -> bytes:
-    """``os.fsencode`` with a ``TypeError`` naming the argument; no NULs."""
-    try:
-        path = os.fsencode(value)
-    except TypeError:
-        raise TypeError(
-            f"{name} must be str, bytes or os.PathLike, not {type(value).__name__!r}"
-        ) from None
-    if b"\0" in path:
-        raise ValueError(f"{name}: embedded null byte")
-    return path
-
-
-def _opt_path(name: str, value: Optional[PathArg]) -> Optional[bytes]:
-    return None if value is None else _path(name, value)
 
 
 def _c(value: Optional[bytes]) -> object:
     return ffi.NULL if value is None else value
-
-
-def _ulong(name: str, value: int) -> int:
-    if type(value) is not int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = int(value)
-        else:
-            raise TypeError(f"{name} must be an integer, not {type(value).__name__!r}")
-    if value < 0:
-        raise ValueError(f"{name} must not be negative")
-    if value > _ULONG_MAX:
-        raise OverflowError(f"{name} does not fit in an unsigned long")
-    return value
 
 
 def mount(
@@ -157,11 +125,11 @@ def mount(
     ``MS_*``; *data* the filesystem's option string (``"mode=755"``,
     ``""`` or ``None`` for none).
     """
-    csrc = _opt_path("src", src)
-    ctarget = _path("target", target)
-    cfs = _opt_path("fs", fs)
-    flags = _ulong("flags", flags)
-    cdata = _opt_path("data", data)
+    csrc = opt_path_bytes(src, "src")
+    ctarget = path_bytes(target, "target")
+    cfs = opt_path_bytes(fs, "fs")
+    flags = to_flags("flags", flags, ctype="unsigned long")
+    cdata = opt_path_bytes(data, "data")
     if cdata == b"":
         cdata = None
     names = (src, target) if src is not None else (target, None)
@@ -175,10 +143,8 @@ def umount(target: PathArg, flags: int = 0) -> None:
     *flags*: ``MNT_FORCE``, ``MNT_DETACH`` (lazy: detach now, clean up when
     no longer busy), ``MNT_EXPIRE``, ``UMOUNT_NOFOLLOW``.
     """
-    ctarget = _path("target", target)
-    flags = _ulong("flags", flags)
-    if flags > 0x7FFFFFFF:
-        raise OverflowError("flags does not fit in an int")
+    ctarget = path_bytes(target, "target")
+    flags = to_flags("flags", flags, ctype="int")
     while lib.umount2(ctarget, flags) < 0:
         retry_or_raise(target)
 
@@ -191,8 +157,8 @@ def pivot_root(new: PathArg, old: PathArg) -> None:
     a shared mount; afterwards ``os.chdir("/")`` and
     ``umount(old, MNT_DETACH)`` finish the switch.
     """
-    cnew = _path("new", new)
-    cold = _path("old", old)
+    cnew = path_bytes(new, "new")
+    cold = path_bytes(old, "old")
     while lib.butter_pivot_root(cnew, cold) < 0:
         retry_or_raise(new, old)
 
@@ -203,14 +169,7 @@ def sethostname(name: Union[str, bytes]) -> None:
     *name* is ``str`` (encoded with ``os.fsencode``) or ``bytes``; at most
     ``HOST_NAME_MAX`` (64) bytes.
     """
-    if isinstance(name, str):
-        raw = os.fsencode(name)
-    elif isinstance(name, bytes):
-        raw = name
-    else:
-        raise TypeError(f"name must be str or bytes, not {type(name).__name__!r}")
-    if b"\0" in raw:
-        raise ValueError("embedded null byte")  # as os does for paths
+    raw = name_bytes("name", name)
     if len(raw) > _HOST_NAME_MAX:
         raise ValueError(f"name is longer than {_HOST_NAME_MAX} bytes")
     while lib.sethostname(raw, len(raw)) < 0:

@@ -31,9 +31,9 @@ from __future__ import annotations
 import operator
 import time
 
+from ._args import RANGES, FdArg, fileno, to_flags, to_int
 from ._counter import CounterFd
 from ._errors import retry_or_raise
-from ._fd import FdArg, check_int, fileno
 from ._lowlevel import ffi, lib
 
 TYPE_CHECKING = False
@@ -86,10 +86,8 @@ TFD_TIMER_CANCEL_ON_SET: int = lib.TFD_TIMER_CANCEL_ON_SET
 _CREATE_FLAGS = TFD_CLOEXEC | TFD_NONBLOCK
 _SETTIME_FLAGS = TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET
 _NS_PER_SEC = 1_000_000_000
-_MAX_NS = (1 << 63) - 1
-_TOO_BIG = float(1 << 63)
-_INT_MIN = -(1 << 31)
-_INT_MAX = (1 << 31) - 1
+_MAX_NS = RANGES["int64_t"][1]  # the C side takes int64_t nanoseconds
+_TOO_BIG = float(_MAX_NS + 1)
 _timerfd_settime = lib.butter_timerfd_settime
 _timerfd_gettime = lib.butter_timerfd_gettime
 _new = ffi.new
@@ -132,12 +130,7 @@ def _seconds_to_ns(name: str, value: object) -> int:
 
 
 def _check_ns(name: str, value: object) -> int:
-    ns = check_int(name, value)
-    if ns < 0:
-        raise ValueError(f"{name} must not be negative")
-    if ns > _MAX_NS:
-        raise OverflowError(f"{name} is too large (at most {_MAX_NS})")
-    return ns
+    return to_int(name, value, "int64_t", 0)
 
 
 def _duration_ns(seconds: object, nano_seconds: object) -> int:
@@ -278,10 +271,9 @@ def _spec_ns(timer_spec: object) -> Tuple[int, int]:
 
 
 def _check_settime_flags(flags: object) -> int:
-    flags = check_int("flags", flags)
-    if flags & ~_SETTIME_FLAGS:
-        raise ValueError(f"unknown timerfd_settime flags: {flags & ~_SETTIME_FLAGS:#x}")
-    return flags
+    return to_flags(
+        "flags", flags, _SETTIME_FLAGS, "int", "TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET"
+    )
 
 
 _new_object = object.__new__
@@ -317,12 +309,8 @@ def timerfd(clock_type: int = CLOCK_MONOTONIC, flags: int = 0) -> int:
     hold ``TFD_NONBLOCK``.  The fd is always close-on-exec (PEP 446); use
     ``os.set_inheritable`` to pass it to a child.
     """
-    clock_type = check_int("clock_type", clock_type)
-    if not _INT_MIN <= clock_type <= _INT_MAX:
-        raise OverflowError("clock_type does not fit in a C int")
-    flags = check_int("flags", flags)
-    if flags & ~_CREATE_FLAGS:
-        raise ValueError(f"unknown timerfd flags: {flags & ~_CREATE_FLAGS:#x}")
+    clock_type = to_int("clock_type", clock_type, "int")
+    flags = to_flags("flags", flags, _CREATE_FLAGS, "int", "TFD_NONBLOCK, TFD_CLOEXEC")
     flags |= TFD_CLOEXEC
     while True:
         fd: int = lib.timerfd_create(clock_type, flags)

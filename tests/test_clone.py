@@ -178,19 +178,23 @@ def test_setns_not_a_namespace():
 
 def test_bad_input():
     cases = [
-        (clone.unshare, ("x",)),
-        (clone.unshare, (None,)),
-        (clone.unshare, (2**31,)),
-        (clone.unshare, (-(2**31) - 1,)),
-        (clone.unshare, (2**64,)),
-        (clone.unshare, (1.0,)),
-        (clone.unshare, (-1,)),
-        (clone.setns, ("x",)),
-        (clone.setns, (-1,)),
-        (clone.setns, (99999,)),
-        (clone.setns, (0, "x")),
-        (clone.setns, (0, 2**40)),
-        (clone.setns, (None,)),
+        (clone.unshare, ("x",), TypeError),
+        (clone.unshare, (None,), TypeError),
+        (clone.unshare, (2**31,), OverflowError),
+        (clone.unshare, (-(2**31) - 1,), ValueError),  # a negative flag word
+        (clone.unshare, (2**64,), OverflowError),
+        (clone.unshare, (1.0,), TypeError),
+        (clone.unshare, (True,), TypeError),
+        (clone.unshare, (-1,), ValueError),
+        (clone.setns, ("x",), TypeError),
+        (clone.setns, (-1,), ValueError),
+        (clone.setns, (2**40,), OverflowError),
+        (clone.setns, (99999,), OSError),  # EBADF
+        (clone.setns, (0, "x"), TypeError),
+        (clone.setns, (0, -1), ValueError),
+        (clone.setns, (0, 2**40), OverflowError),
+        (clone.setns, (None,), TypeError),
     ]
-    for fn, args in cases:
-        assert_clean_error(fn, *args)  # in a forked child
+    for fn, args, expected in cases:
+        raised = assert_clean_error(fn, *args)  # in a forked child
+        assert raised == expected.__name__, (fn.__name__, args, raised)

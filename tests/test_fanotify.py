@@ -641,75 +641,76 @@ def test_kernel_errors(tmp_path):
 
 
 BAD_CALLS = [
-    (fanotify_init, ("x",), {}),
-    (fanotify_init, (-1,), {}),
-    (fanotify_init, (2**32,), {}),
-    (fanotify_init, (0, -1), {}),
-    (fanotify_init, (0, 2**40), {}),
-    (fanotify_init, (True,), {}),
-    (fanotify_init, (None,), {}),
-    (fanotify_mark, (-1, "/", FAN_OPEN), {}),
-    (fanotify_mark, ("x", "/", FAN_OPEN), {}),
-    (fanotify_mark, (10_000, "/", FAN_OPEN), {}),
-    (fanotify_mark, (0, 5, FAN_OPEN), {}),
-    (fanotify_mark, (0, "a\0b", FAN_OPEN), {}),
-    (fanotify_mark, (0, "/", -1), {}),
-    (fanotify_mark, (0, "/", 2**64), {}),
-    (fanotify_mark, (0, "/", "x"), {}),
-    (fanotify_mark, (0, "/", FAN_OPEN, -1), {}),
-    (fanotify_mark, (0, "/", FAN_OPEN, 2**32), {}),
-    (fanotify_mark, (0, "/", FAN_OPEN, 1, -5), {}),
-    (fanotify_mark, (0, "/", FAN_OPEN, 1, "x"), {}),
-    (fanotify_mark, (0, "/", FAN_OPEN, 1, 2**40), {}),
-    (str_to_events, (b"\xff" * 24,), {}),
-    (str_to_events, (12,), {}),
-    (fa.fsid, (-3,), {}),
-    (fa.fsid, ("/nonexistent/x",), {}),
-    (fa.fsid, (1.5,), {}),
-    (fa.mask_names, ("x",), {}),
-    (fa.open_by_handle_at, (-100, "x"), {}),
-    (fa.open_by_handle_at, (-100, FidInfo(1, (0, 0), 1, b"\0" * 200, None)), {}),
-    (fa.open_by_handle_at, (-100, FidInfo(1, (0, 0), 1, b"\0" * 8, None)), {}),
-    (fa.open_by_handle_at, ("x", FidInfo(1, (0, 0), 1, b"", None)), {}),
-    (Fanotify, (-1,), {}),
-    (Fanotify, ("x",), {}),
-    (Fanotify, (0, 2**33), {}),
-    (Fanotify, (1 << 30,), {}),
+    (fanotify_init, ("x",), {}, TypeError),
+    (fanotify_init, (-1,), {}, ValueError),
+    (fanotify_init, (2**32,), {}, OverflowError),
+    (fanotify_init, (0, -1), {}, ValueError),
+    (fanotify_init, (0, 2**40), {}, OverflowError),
+    (fanotify_init, (True,), {}, TypeError),
+    (fanotify_init, (None,), {}, TypeError),
+    (fanotify_mark, (-1, "/", FAN_OPEN), {}, ValueError),
+    (fanotify_mark, ("x", "/", FAN_OPEN), {}, TypeError),
+    (fanotify_mark, (10_000, "/", FAN_OPEN), {}, OSError),
+    (fanotify_mark, (0, 5, FAN_OPEN), {}, TypeError),
+    (fanotify_mark, (0, "a\0b", FAN_OPEN), {}, ValueError),
+    (fanotify_mark, (0, "/", -1), {}, ValueError),
+    (fanotify_mark, (0, "/", 2**64), {}, OverflowError),
+    (fanotify_mark, (0, "/", "x"), {}, TypeError),
+    (fanotify_mark, (0, "/", FAN_OPEN, -1), {}, ValueError),
+    (fanotify_mark, (0, "/", FAN_OPEN, 2**32), {}, OverflowError),
+    (fanotify_mark, (0, "/", FAN_OPEN, 1, -5), {}, ValueError),
+    (fanotify_mark, (0, "/", FAN_OPEN, 1, "x"), {}, TypeError),
+    (fanotify_mark, (0, "/", FAN_OPEN, 1, 2**40), {}, OverflowError),
+    (str_to_events, (b"\xff" * 24,), {}, ValueError),
+    (str_to_events, (12,), {}, TypeError),
+    (fa.fsid, (-3,), {}, ValueError),
+    (fa.fsid, ("/nonexistent/x",), {}, FileNotFoundError),
+    (fa.fsid, (1.5,), {}, TypeError),
+    (fa.mask_names, ("x",), {}, TypeError),
+    (fa.open_by_handle_at, (-100, "x"), {}, TypeError),
+    (fa.open_by_handle_at, (-100, FidInfo(1, (0, 0), 1, b"\0" * 200, None)), {}, OSError),
+    (fa.open_by_handle_at, (-100, FidInfo(1, (0, 0), 1, b"\0" * 8, None)), {}, OSError),
+    (fa.open_by_handle_at, ("x", FidInfo(1, (0, 0), 1, b"", None)), {}, FileNotFoundError),
+    (Fanotify, (-1,), {}, ValueError),
+    (Fanotify, ("x",), {}, TypeError),
+    (Fanotify, (0, 2**33), {}, OverflowError),
+    (Fanotify, (1 << 30,), {}, OSError),
 ]
 
 
 @needs_fanotify
-@pytest.mark.parametrize("fn,args,kwargs", BAD_CALLS)
-def test_bad_input(fn, args, kwargs):
-    assert_clean_error(fn, *args, **kwargs)
+@pytest.mark.parametrize("fn,args,kwargs,expected", BAD_CALLS)
+def test_bad_input(fn, args, kwargs, expected):
+    assert assert_clean_error(fn, *args, **kwargs) == expected.__name__
 
 
 @needs_fanotify
 @pytest.mark.parametrize(
-    "method,args",
+    "method,args,expected",
     [
-        ("watch", ("/", "x")),
-        ("watch", ("/", FAN_OPEN, "x")),
-        ("watch", (7, FAN_OPEN)),
-        ("watch", ("/", -1)),
-        ("watch", ("/", FAN_OPEN, 0, -7)),
-        ("ignore", ("/", FAN_OPEN, 2**33)),
-        ("ignore", ("/nonexistent", FAN_OPEN)),
-        ("flush", ("x",)),
-        ("allow", ("x",)),
-        ("allow", (2**40,)),
-        ("deny", (None,)),
-        ("respond", (3, "x")),
-        ("respond", (3, -1)),
-        ("respond", (3, 2**33)),
+        ("watch", ("/", "x"), TypeError),
+        ("watch", ("/", FAN_OPEN, "x"), TypeError),
+        ("watch", (7, FAN_OPEN), TypeError),
+        ("watch", ("/", -1), ValueError),
+        ("watch", ("/", FAN_OPEN, -1), ValueError),
+        ("watch", ("/", FAN_OPEN, 0, -7), ValueError),
+        ("ignore", ("/", FAN_OPEN, 2**33), OverflowError),
+        ("ignore", ("/nonexistent", FAN_OPEN), FileNotFoundError),
+        ("flush", ("x",), TypeError),
+        ("allow", ("x",), TypeError),
+        ("allow", (2**40,), OverflowError),
+        ("deny", (None,), TypeError),
+        ("respond", (3, "x"), TypeError),
+        ("respond", (3, -1), ValueError),
+        ("respond", (3, 2**33), OverflowError),
     ],
 )
-def test_bad_method_input(method, args):
+def test_bad_method_input(method, args, expected):
     def case():
         with Fanotify() as fan:
             getattr(fan, method)(*args)
 
-    assert_clean_error(case)
+    assert assert_clean_error(case) == expected.__name__
 
 
 # -- the command line, against fatrace --------------------------------------------------

@@ -190,36 +190,55 @@ def test_add_watch_errors(tmp_path):
 
 def test_bad_input(tmp_path):
     fd = inotify_init()
+
+    def check(fn, args, expected):
+        raised = assert_clean_error(fn, *args)  # in a forked child
+        assert raised == expected.__name__, (fn.__name__, args, raised)
+
     try:
-        for args in [
-            ("x",), (1.5,), (-1,), (2**40,), (0x7FFF_FFFF,), (None,),
-        ]:  # fmt: skip
-            assert_clean_error(inotify_init, *args)
-        for args in [
-            (fd, tmp_path, 0),
-            (fd, tmp_path, -1),
-            (fd, tmp_path, 2**32),
-            (fd, tmp_path, 2**70),
-            (fd, tmp_path, "IN_CREATE"),
-            (fd, tmp_path, 1 << 13),  # IN_UNMOUNT is not for watches
-            (fd, 123, IN_CREATE),
-            (fd, None, IN_CREATE),
-            (fd, "a\0b", IN_CREATE),
-            (fd, b"a\0b", IN_CREATE),
-            (fd, tmp_path / "nope", IN_CREATE),
-            (-1, tmp_path, IN_CREATE),
-            ("fd", tmp_path, IN_CREATE),
-            (999_999, tmp_path, IN_CREATE),
-            (0, tmp_path, IN_CREATE),  # not an inotify fd
-            (2**40, tmp_path, IN_CREATE),
+        for args, expected in [
+            (("x",), TypeError),
+            ((1.5,), TypeError),
+            ((True,), TypeError),
+            ((-1,), ValueError),
+            ((2**40,), OverflowError),
+            ((0x7FFF_FFFF,), ValueError),  # unknown bits
+            ((None,), TypeError),
         ]:
-            assert_clean_error(inotify_add_watch, *args)
-        for args in [(fd, -5), (fd, 2**40), (fd, "1"), (-1, 1), (fd, None), (999_999, 1)]:
-            assert_clean_error(inotify_rm_watch, *args)
-        for buf in [None, 5, "str", [1, 2], b"\x01" * 15]:
-            assert_clean_error(str_to_events, buf)
-        assert_clean_error(Inotify, "0")
-        assert_clean_error(Inotify, 0x7FFF)
+            check(inotify_init, args, expected)
+        for args, expected in [
+            ((fd, tmp_path, 0), ValueError),
+            ((fd, tmp_path, -1), ValueError),
+            ((fd, tmp_path, 2**32), OverflowError),
+            ((fd, tmp_path, 2**70), OverflowError),
+            ((fd, tmp_path, "IN_CREATE"), TypeError),
+            ((fd, tmp_path, 1 << 13), ValueError),  # IN_UNMOUNT is not for watches
+            ((fd, 123, IN_CREATE), TypeError),
+            ((fd, None, IN_CREATE), TypeError),
+            ((fd, "a\0b", IN_CREATE), ValueError),
+            ((fd, b"a\0b", IN_CREATE), ValueError),
+            ((fd, tmp_path / "nope", IN_CREATE), FileNotFoundError),
+            ((-1, tmp_path, IN_CREATE), ValueError),
+            (("fd", tmp_path, IN_CREATE), TypeError),
+            ((999_999, tmp_path, IN_CREATE), OSError),  # EBADF
+            ((0, tmp_path, IN_CREATE), OSError),  # not an inotify fd: EINVAL
+            ((2**40, tmp_path, IN_CREATE), OverflowError),
+        ]:
+            check(inotify_add_watch, args, expected)
+        for args, expected in [
+            ((fd, -5), OSError),  # the kernel's EINVAL
+            ((fd, 2**40), OverflowError),
+            ((fd, "1"), TypeError),
+            ((-1, 1), ValueError),
+            ((fd, None), TypeError),
+            ((999_999, 1), OSError),
+        ]:
+            check(inotify_rm_watch, args, expected)
+        for buf in [None, 5, "str", [1, 2]]:
+            check(str_to_events, (buf,), TypeError)
+        check(str_to_events, (b"\x01" * 15,), ValueError)
+        check(Inotify, ("0",), TypeError)
+        check(Inotify, (0x7FFF,), ValueError)
     finally:
         os.close(fd)
 

@@ -164,35 +164,38 @@ def test_no_fd_leak():
 def test_bad_input():
     big = 2**64
     cases = [
-        (M.memfd_create, (None,)),
-        (M.memfd_create, (5,)),
-        (M.memfd_create, ("a\0b",)),
-        (M.memfd_create, ("x" * 300,)),
-        (M.memfd_create, ("x", -1)),
-        (M.memfd_create, ("x", big)),
-        (M.memfd_create, ("x", "0")),
-        (M.memfd_create, ("x", 0x8000)),
-        (M.memfd_create, ("x", M.MFD_EXEC | M.MFD_NOEXEC_SEAL)),
-        (M.get_seals, ("x",)),
-        (M.get_seals, (-1,)),
-        (M.get_seals, (99999,)),
-        (M.get_seals, (0 if False else 99998,)),
-        (M.add_seals, (99999, M.F_SEAL_GROW)),
-        (M.add_seals, (0, -1)),
-        (M.add_seals, (0, big)),
-        (M.add_seals, (0, "x")),
-        (M.Memfd, (None,)),
-        (M.Memfd, ("x", -1)),
-        (M.Memfd, ("x", None)),
-        (lambda: M.Memfd().seal("x"), ()),
-        (lambda: M.Memfd().seal(-1), ()),
-        (lambda: M.Memfd().truncate(-1), ()),
-        (lambda: M.Memfd().mmap(-1), ()),
-        (lambda: M.Memfd().mmap(access=99), ()),
-        (lambda: M.Memfd().seek(-1), ()),
-        (lambda: M.Memfd().write("text"), ()),
+        (M.memfd_create, (None,), TypeError),
+        (M.memfd_create, (5,), TypeError),
+        (M.memfd_create, ("a\0b",), ValueError),
+        (M.memfd_create, ("x" * 300,), OSError),  # the kernel's EINVAL
+        (M.memfd_create, ("x", -1), ValueError),
+        (M.memfd_create, ("x", big), OverflowError),
+        (M.memfd_create, ("x", "0"), TypeError),
+        (M.memfd_create, ("x", True), TypeError),
+        (M.memfd_create, ("x", 0x8000), OSError),
+        (M.memfd_create, ("x", M.MFD_EXEC | M.MFD_NOEXEC_SEAL), OSError),
+        (M.get_seals, ("x",), TypeError),
+        (M.get_seals, (-1,), ValueError),
+        (M.get_seals, (2**40,), OverflowError),
+        (M.get_seals, (99999,), OSError),
+        (M.add_seals, (99999, M.F_SEAL_GROW), OSError),
+        (M.add_seals, (0, -1), ValueError),
+        (M.add_seals, (0, big), OverflowError),
+        (M.add_seals, (0, "x"), TypeError),
+        (M.Memfd, (None,), TypeError),
+        (M.Memfd, ("x", -1), ValueError),
+        (M.Memfd, ("x", None), TypeError),
+        (lambda: M.Memfd().seal("x"), (), TypeError),
+        (lambda: M.Memfd().seal(-1), (), ValueError),
+        (lambda: M.Memfd().truncate(-1), (), OSError),  # as os.ftruncate
+        (lambda: M.Memfd().mmap(-1), (), ValueError),
+        (lambda: M.Memfd().mmap(big), (), OverflowError),
+        (lambda: M.Memfd().mmap(access=99), (), ValueError),
+        (lambda: M.Memfd().seek(-1), (), OSError),
+        (lambda: M.Memfd().write("text"), (), TypeError),
     ]
     with open("/dev/null") as f:
-        cases.append((M.get_seals, (f,)))  # not a memfd: EINVAL
-        for fn, args in cases:
-            assert_clean_error(fn, *args)
+        cases.append((M.get_seals, (f,), OSError))  # not a memfd: EINVAL
+        for fn, args, expected in cases:
+            raised = assert_clean_error(fn, *args)
+            assert raised == expected.__name__, (fn, args, raised)

@@ -19,7 +19,7 @@ import subprocess
 import threading
 
 import pytest
-from conftest import assert_clean_error, in_child, open_fds
+from conftest import in_child, open_fds
 
 try:
     import butter.seccomp as S
@@ -269,6 +269,22 @@ rec("merge(int)", lambda: fil().merge(5))
 rec("merge(same arch)", lambda: fil().merge(fil()))
 rec("set_api(99)", lambda: S.set_api(99))
 rec("get_api", lambda: S.get_api())
+rec("Arg(arg -1)", lambda: S.Arg(-1, S.EQ, 1))
+rec("Arg(op -1)", lambda: S.Arg(0, -1, 1))
+rec("Arg(op 2**40)", lambda: S.Arg(0, 2**40, 1))
+rec("Arch(2**40)", lambda: S.Arch(2**40))
+rec("Arch(-1)", lambda: S.Arch(-1))
+rec("ERRNO(2**40)", lambda: S.ERRNO(2**40))
+rec("set_api(-1)", lambda: S.set_api(-1))
+rec("set_api(2**40)", lambda: S.set_api(2**40))
+rec("get_attr(-1)", lambda: fil().get_attr(-1))
+rec("get_attr(2**40)", lambda: fil().get_attr(2**40))
+rec("set_attr(2**40)", lambda: fil().set_attr(S.Attr.CTL_LOG, 2**40))
+rec("syscall_priority(-1)", lambda: fil().syscall_priority("read", -1))
+rec("syscall_priority(2**40)", lambda: fil().syscall_priority("read", 2**40))
+rec("reset(2**40)", lambda: fil().reset(2**40))
+rec("add_rule(2**40)", lambda: fil().add_rule(S.ERRNO(1), 2**40))
+rec("add_arch(2**40)", lambda: fil().add_arch(2**40))
 rec("Notification", lambda: S.Notification(1, 2, 3, 4, 5, 6, [1, 2, 3, 4, 5, 6]).syscall_args)
 N = S.Notification(9, 2, 3, 4, 5, 6, [0] * 6)
 rec("NotificationResponse", lambda: [getattr(S.NotificationResponse(N, 5, -1, 1), n)
@@ -629,126 +645,152 @@ def _filter():
     return S.SyscallFilter(S.ALLOW)
 
 
+# The class each bad call raises.  Argument errors are butter's own and exact;
+# LIB marks an error libseccomp decides (a SeccompError, or its
+# SeccompValueError for EINVAL: which errno depends on libseccomp's version).
+LIB = S.SeccompError
+SVE = S.SeccompValueError
+
 BAD_CALLS = [
-    (S.SyscallFilter, ("x",)),
-    (S.SyscallFilter, (None,)),
-    (S.SyscallFilter, (2**40,)),
-    (S.SyscallFilter, (-(2**40),)),
-    (S.SyscallFilter, (0x12345678,)),
-    (S.ERRNO, ("1",)),
-    (S.ERRNO, (2**31,)),
-    (S.TRACE, (None,)),
-    (S.TRACE, (-(2**31) - 1,)),
-    (S.Arg, ("0", S.EQ, 1)),
-    (S.Arg, (0, S.EQ, -1)),
-    (S.Arg, (0, S.EQ, 2**64)),
-    (S.Arg, (0, S.EQ, 1, 2**70)),
-    (S.Arg, (-1, S.EQ, 1)),
-    (S.Arg, (2**33, S.EQ, 1)),
-    (S.Arg, (0, 2**40, 1)),
-    (S.Arg, (0, S.EQ, 1.5)),
-    (S.Arch, ("nope",)),
-    (S.Arch, ("x86\0",)),
-    (S.Arch, ("\udcff",)),
-    (S.Arch, (2**40,)),
-    (S.Arch, (None,)),
-    (S.Arch, (12345,)),
-    (S.resolve_syscall, (None, "read")),
-    (S.resolve_syscall, (2**40, "read")),
-    (S.resolve_syscall, (0, None)),
-    (S.resolve_syscall, (0, 2**40)),
-    (S.resolve_syscall, (0, 99999)),
-    (S.resolve_syscall, (12345, 1)),
-    (S.resolve_syscall, (0, "re\0ad")),
-    (S.set_api, (-1,)),
-    (S.set_api, (99,)),
-    (S.set_api, ("1",)),
-    (S.notify_receive, (-1,)),
-    (S.notify_receive, (None,)),
-    (S.notify_receive, (0,)),  # not a notify fd: ENOTTY
-    (S.notify_respond, (0, None)),
-    (S.notify_respond, (0, S.NotificationResponse(1))),
-    (S.notify_id_valid, (0, -1)),
-    (S.notify_id_valid, (0, 2**64)),
-    (S.notify_id_valid, (0, 1)),
-    (S.NotifyFd, (_filter(),)),  # nothing loaded: no notify fd
-    (S.NotifyFd, (-1,)),
-    (S.NotifyFd, ("x",)),
-    (S.NotifyFd, (2**20,)),
-    (S.NotificationResponse, (None,)),
+    (S.SyscallFilter, ("x",), TypeError),
+    (S.SyscallFilter, (None,), TypeError),
+    (S.SyscallFilter, (2**40,), OverflowError),
+    (S.SyscallFilter, (-(2**40),), OverflowError),
+    (S.SyscallFilter, (0x12345678,), SVE),
+    (S.ERRNO, ("1",), TypeError),
+    (S.ERRNO, (2**31,), OverflowError),
+    (S.TRACE, (None,), TypeError),
+    (S.TRACE, (-(2**31) - 1,), OverflowError),
+    (S.Arg, ("0", S.EQ, 1), TypeError),
+    (S.Arg, (0, S.EQ, -1), OverflowError),  # as the bindings (Cython)
+    (S.Arg, (0, S.EQ, 2**64), OverflowError),
+    (S.Arg, (0, S.EQ, 1, 2**70), OverflowError),
+    (S.Arg, (-1, S.EQ, 1), OverflowError),  # as the bindings
+    (S.Arg, (2**33, S.EQ, 1), OverflowError),
+    (S.Arg, (0, 2**40, 1), OverflowError),
+    (S.Arg, (0, -5, 1), OverflowError),  # as the bindings
+    (S.Arg, (0, S.EQ, 1.5), TypeError),
+    (S.Arch, ("nope",), ValueError),
+    (S.Arch, ("x86\0",), ValueError),
+    (S.Arch, ("\udcff",), ValueError),
+    (S.Arch, (2**40,), ValueError),  # as the bindings: not an architecture
+    (S.Arch, (None,), TypeError),
+    (S.Arch, (12345,), ValueError),
+    (S.resolve_syscall, (None, "read"), TypeError),
+    (S.resolve_syscall, (2**40, "read"), OverflowError),
+    (S.resolve_syscall, (0, None), TypeError),
+    (S.resolve_syscall, (0, 2**40), OverflowError),
+    (S.resolve_syscall, (0, 99999), ValueError),
+    (S.resolve_syscall, (12345, 1), ValueError),
+    (S.resolve_syscall, (0, "re\0ad"), ValueError),
+    (S.set_api, (-1,), OverflowError),  # as the bindings
+    (S.set_api, (99,), SVE),
+    (S.set_api, ("1",), TypeError),
+    (S.notify_receive, (-1,), ValueError),
+    (S.notify_receive, (None,), TypeError),
+    (S.notify_receive, (2**40,), OverflowError),
+    (S.notify_receive, (0,), OSError),  # not a notify fd: ENOTTY
+    (S.notify_respond, (0, None), TypeError),
+    (S.notify_respond, (0, S.NotificationResponse(1)), OSError),
+    (S.notify_id_valid, (0, -1), ValueError),  # butter's own call: butter's rule
+    (S.notify_id_valid, (0, 2**64), OverflowError),
+    (S.notify_id_valid, (0, 1), OSError),
+    (S.NotifyFd, (_filter(),), LIB),  # nothing loaded: no notify fd
+    (S.NotifyFd, (-1,), ValueError),
+    (S.NotifyFd, ("x",), TypeError),
+    (S.NotifyFd, (2**20,), OSError),  # EBADF
+    (S.NotificationResponse, (None,), TypeError),
 ]
 
 
 def _method_cases():
     f = _filter()
     m = [
-        (f.add_rule, (S.ERRNO(1), "nosuch")),
-        (f.add_rule, (S.ERRNO(1), "")),
-        (f.add_rule, (S.ERRNO(1), "re\0ad")),
-        (f.add_rule, (S.ERRNO(1), "\udcff")),
-        (f.add_rule, (S.ERRNO(1), 2**31)),
-        (f.add_rule, (S.ERRNO(1), -(2**31) - 1)),
-        (f.add_rule, (S.ERRNO(1), -1)),
-        (f.add_rule, (S.ERRNO(1), -2)),
-        (f.add_rule, (S.ERRNO(1), None)),
-        (f.add_rule, (S.ERRNO(1), True)),
-        (f.add_rule, (None, "read")),
-        (f.add_rule, (2**32, "read")),
-        (f.add_rule, (0xDEADBEEF, "read")),
-        (f.add_rule, (S.ERRNO(1), "read", "arg")),
-        (f.add_rule, (S.ERRNO(1), "read", *[S.Arg(0, S.EQ, 0)] * 7)),
-        (f.add_rule, (S.ERRNO(1), "read", S.Arg(6, S.EQ, 0))),
-        (f.add_rule, (S.ERRNO(1), "read", S.Arg(2**32 - 1, S.EQ, 0))),
-        (f.add_rule, (S.ERRNO(1), "read", S.Arg(0, 0, 0))),
-        (f.add_rule, (S.ERRNO(1), "read", S.Arg(0, -5, 0))),
-        (f.add_rule, (S.ERRNO(1), "read", S.Arg(0, 2**31 - 1, 0))),
-        (f.add_rule_exactly, (S.ERRNO(1), "socketcall")),
-        (f.add_rule_exactly, (S.ERRNO(1), None)),
-        (f.add_arch, (None,)),
-        (f.add_arch, (12345,)),
-        (f.add_arch, (2**40,)),
-        (f.add_arch, (S.Arch.NATIVE,)),
-        (f.remove_arch, (S.Arch.ARM,)),
-        (f.remove_arch, ("x86",)),
-        (f.exist_arch, (12345,)),
-        (f.exist_arch, (None,)),
-        (f.get_attr, (0,)),
-        (f.get_attr, (-1,)),
-        (f.get_attr, (2**40,)),
-        (f.get_attr, ("x",)),
-        (f.set_attr, (S.Attr.ACT_DEFAULT, 0)),
-        (f.set_attr, (S.Attr.CTL_OPTIMIZE, 99)),
-        (f.set_attr, (S.Attr.ACT_BADARCH, 0xDEADBEEF)),
-        (f.set_attr, (S.Attr.CTL_NNP, 2**40)),
-        (f.set_attr, (99, 1)),
-        (f.set_attr, (S.Attr.CTL_NNP, None)),
-        (f.reset, (0xDEADBEEF,)),
-        (f.reset, ("x",)),
-        (f.reset, (2**40,)),
-        (f.merge, (None,)),
-        (f.merge, (f,)),
-        (f.merge, (_filter(),)),
-        (f.syscall_priority, ("read", 256)),
-        (f.syscall_priority, ("read", -1)),
-        (f.syscall_priority, ("nosuch", 1)),
-        (f.syscall_priority, (None, 1)),
-        (f.export_pfc, (-1,)),
-        (f.export_pfc, ("x",)),
-        (f.export_pfc, (2**20,)),
-        (f.export_bpf, (2**40,)),
-        (f.export_bpf, (os.open("/dev/null", os.O_RDONLY),)),  # not writable
-        (f.get_notify_fd, ()),
-        (f.receive_notify, ()),
-        (f.respond_notify, (S.NotificationResponse(1),)),
-        (f.respond_notify, (None,)),
+        (f.add_rule, (S.ERRNO(1), "nosuch"), SVE),
+        (f.add_rule, (S.ERRNO(1), ""), SVE),
+        (f.add_rule, (S.ERRNO(1), "re\0ad"), ValueError),
+        (f.add_rule, (S.ERRNO(1), "\udcff"), SVE),
+        (f.add_rule, (S.ERRNO(1), 2**31), OverflowError),
+        (f.add_rule, (S.ERRNO(1), -(2**31) - 1), OverflowError),
+        (f.add_rule, (S.ERRNO(1), -1), LIB),
+        (f.add_rule, (S.ERRNO(1), -2), LIB),
+        (f.add_rule, (S.ERRNO(1), None), TypeError),
+        (f.add_rule, (S.ERRNO(1), True), TypeError),
+        (f.add_rule, (None, "read"), TypeError),
+        (f.add_rule, (2**32, "read"), OverflowError),
+        (f.add_rule, (0xDEADBEEF, "read"), LIB),
+        (f.add_rule, (S.ERRNO(1), "read", "arg"), TypeError),
+        (f.add_rule, (S.ERRNO(1), "read", *[S.Arg(0, S.EQ, 0)] * 7), SVE),
+        (f.add_rule, (S.ERRNO(1), "read", S.Arg(6, S.EQ, 0)), LIB),
+        (f.add_rule, (S.ERRNO(1), "read", S.Arg(2**32 - 1, S.EQ, 0)), LIB),
+        (f.add_rule, (S.ERRNO(1), "read", S.Arg(0, 0, 0)), LIB),
+        (f.add_rule, (S.ERRNO(1), "read", S.Arg(0, 2**31 - 1, 0)), LIB),
+        (f.add_rule, (S.ERRNO(1), "read", S.Arg(0, 2**32 - 1, 0)), LIB),
+        (f.add_rule_exactly, (S.ERRNO(1), "socketcall"), LIB),
+        (f.add_rule_exactly, (S.ERRNO(1), None), TypeError),
+        (f.add_arch, (None,), TypeError),
+        (f.add_arch, (12345,), LIB),
+        (f.add_arch, (2**40,), OverflowError),
+        (f.add_arch, (S.Arch.NATIVE,), LIB),
+        (f.remove_arch, (S.Arch.ARM,), LIB),
+        (f.remove_arch, ("x86",), TypeError),
+        (f.exist_arch, (12345,), LIB),
+        (f.exist_arch, (None,), TypeError),
+        (f.get_attr, (0,), LIB),
+        (f.get_attr, (-1,), OverflowError),  # as the bindings
+        (f.get_attr, (2**40,), OverflowError),
+        (f.get_attr, ("x",), TypeError),
+        (f.set_attr, (S.Attr.ACT_DEFAULT, 0), LIB),
+        (f.set_attr, (S.Attr.CTL_OPTIMIZE, 99), LIB),
+        (f.set_attr, (S.Attr.ACT_BADARCH, 0xDEADBEEF), LIB),
+        (f.set_attr, (S.Attr.CTL_NNP, 2**40), OverflowError),
+        (f.set_attr, (99, 1), LIB),
+        (f.set_attr, (-1, 1), OverflowError),  # as the bindings
+        (f.set_attr, (S.Attr.CTL_NNP, None), TypeError),
+        (f.reset, (0xDEADBEEF,), LIB),
+        (f.reset, ("x",), TypeError),
+        (f.reset, (2**40,), OverflowError),
+        (f.merge, (None,), TypeError),
+        (f.merge, (f,), SVE),
+        (f.merge, (_filter(),), LIB),
+        (f.syscall_priority, ("read", 256), ValueError),
+        (f.syscall_priority, ("read", -1), ValueError),
+        (f.syscall_priority, ("read", 2**40), OverflowError),  # as the bindings
+        (f.syscall_priority, ("nosuch", 1), SVE),
+        (f.syscall_priority, (None, 1), TypeError),
+        (f.export_pfc, (-1,), ValueError),
+        (f.export_pfc, ("x",), TypeError),
+        (f.export_pfc, (2**20,), LIB),
+        (f.export_bpf, (2**40,), OverflowError),
+        (f.export_bpf, (os.open("/dev/null", os.O_RDONLY),), LIB),  # not writable
+        (f.get_notify_fd, (), LIB),
+        (f.receive_notify, (), LIB),
+        (f.respond_notify, (S.NotificationResponse(1),), LIB),
+        (f.respond_notify, (None,), LIB),
     ]
     return m
 
 
+def _same_kind(raised, expected):
+    """*raised* (a class) is *expected* exactly, or any libseccomp error for LIB."""
+    if expected is LIB:
+        return issubclass(raised, LIB)
+    return raised is expected
+
+
 @pytest.mark.parametrize("call", range(len(BAD_CALLS)))
 def test_bad_input_functions(call):
-    fn, args = BAD_CALLS[call]
-    assert_clean_error(fn, *args)
+    fn, args, expected = BAD_CALLS[call]
+
+    def case():
+        try:
+            fn(*args)
+        except (TypeError, ValueError, OverflowError, OSError) as exc:
+            return type(exc).__name__, _same_kind(type(exc), expected)
+        return "no error", False
+
+    name, ok = in_child(case)
+    assert ok, f"{fn.__qualname__}{args!r}: {name}, expected {expected.__name__}"
 
 
 def test_bad_input_methods():
@@ -756,11 +798,12 @@ def test_bad_input_methods():
         import traceback
 
         bad = []
-        for fn, args in _method_cases():
+        for fn, args, expected in _method_cases():
             try:
                 fn(*args)
-            except (TypeError, ValueError, OverflowError, OSError):
-                continue
+            except (TypeError, ValueError, OverflowError, OSError) as exc:
+                if not _same_kind(type(exc), expected):
+                    bad.append(f"{fn.__name__}{args!r}: {exc!r}, expected {expected.__name__}")
             except BaseException:
                 bad.append(f"{fn.__name__}{args!r}: {traceback.format_exc()}")
             else:

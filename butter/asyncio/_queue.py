@@ -39,7 +39,8 @@ import os
 from collections import deque
 from typing import TYPE_CHECKING, Deque, Generic, List, Optional, TypeVar
 
-from .._fd import ReleasedOnGC, check_int
+from .._args import check_int
+from .._fd import ReleasedOnGC
 
 if TYPE_CHECKING:
     from types import TracebackType

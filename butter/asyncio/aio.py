@@ -32,7 +32,7 @@ from ._queue import AsyncEventQueue
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-    from .._fd import FdArg
+    from .._args import FdArg
 
 __all__ = ["Context_async"]
 

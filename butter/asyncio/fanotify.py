@@ -17,8 +17,7 @@ from ..fanotify import AT_FDCWD, FAN_CLASS_NOTIF, Fanotify, FanotifyEvent
 from ._queue import GetEventAliases
 
 if TYPE_CHECKING:
-    from .._fd import FdArg
-    from ..fanotify._core import PathArg
+    from .._args import FdArg, PathArg
 
 __all__ = ["Fanotify_async"]
 

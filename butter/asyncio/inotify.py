@@ -16,7 +16,7 @@ from ..inotify import IN_ALL_EVENTS, Inotify, InotifyEvent, InotifyTree, PathEve
 from ._queue import GetEventAliases
 
 if TYPE_CHECKING:
-    from ..inotify._core import PathArg
+    from .._args import PathArg
 
 __all__ = ["InotifyTree_async", "Inotify_async"]
 

@@ -7,7 +7,7 @@ import os
 import stat
 from typing import Optional
 
-from .._fd import FdArg
+from .._args import FdArg
 from ..splice import SPLICE_F_MOVE, SPLICE_F_NONBLOCK, _Pump
 
 __all__ = ["splice_copy_async"]

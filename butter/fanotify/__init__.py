@@ -45,6 +45,10 @@ from ._records import (
     str_to_events,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for type checkers: the path argument type, from its one home
+    from .._args import PathArg as PathArg
+
 __all__ = [
     "ErrorInfo",
     "Fanotify",

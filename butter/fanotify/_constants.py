@@ -5,7 +5,7 @@ The bottom of :mod:`butter.fanotify`: every other part imports it.
 
 from __future__ import annotations
 
-from .._fd import check_int
+from .._args import check_int
 from .._lowlevel import lib
 
 TYPE_CHECKING = False

@@ -6,11 +6,11 @@ Exported, with the constants and the records, by :mod:`butter.fanotify`.
 from __future__ import annotations
 
 import os
-import struct
 
+from .._args import FdArg, PathArg, fileno, path_bytes, to_flags, to_int
 from .._cstruct import cstruct
 from .._errors import retry_or_raise
-from .._fd import EventLike, FdArg, check_int, fileno
+from .._fd import EventLike
 from .._lowlevel import ffi, lib
 from ._constants import (
     _MARK_OPS,
@@ -41,8 +41,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import List, Optional, Tuple, Union
 
-    PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
-
 
 # -- thin wrappers ------------------------------------------------------------
 def fanotify_init(flags: int = FAN_CLASS_NOTIF, event_flags: int = _O_RDONLY) -> int:
@@ -55,10 +53,8 @@ def fanotify_init(flags: int = FAN_CLASS_NOTIF, event_flags: int = _O_RDONLY) ->
     The kernel refuses unknown or conflicting flags with ``EINVAL`` and
     callers without ``CAP_SYS_ADMIN`` with ``EPERM``.
     """
-    flags = check_int("flags", flags)
-    event_flags = check_int("event_flags", event_flags)
-    if flags < 0 or event_flags < 0:
-        raise OverflowError("flags must not be negative")
+    flags = to_flags("flags", flags)
+    event_flags = to_flags("event_flags", event_flags)
     while True:
         fd: int = lib.fanotify_init(flags | FAN_CLOEXEC, event_flags | _O_CLOEXEC)
         if fd >= 0:
@@ -67,16 +63,7 @@ def fanotify_init(flags: int = FAN_CLASS_NOTIF, event_flags: int = _O_RDONLY) ->
 
 
 def _path_arg(path: Optional[PathArg]) -> object:
-    if path is None:
-        return ffi.NULL
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError(
-            f"path must be str, bytes, os.PathLike or None, not {type(path).__name__!r}"
-        )
-    raw = os.fsencode(path)
-    if b"\0" in raw:
-        raise ValueError("embedded null byte")
-    return raw
+    return ffi.NULL if path is None else path_bytes(path)
 
 
 def _dfd_arg(dfd: FdArg) -> int:
@@ -104,8 +91,8 @@ def fanotify_mark(
     """
     fd = fileno(fd)
     c_path = _path_arg(path)
-    mask = check_int("mask", mask)
-    flags = check_int("flags", flags)
+    mask = to_flags("mask", mask, ctype="uint64_t")
+    flags = to_flags("flags", flags)
     c_dfd = _dfd_arg(dfd)
     while lib.butter_fanotify_mark(fd, flags, mask, c_dfd, c_path) < 0:
         retry_or_raise(path)
@@ -140,7 +127,7 @@ def open_by_handle_at(
     """
     if not isinstance(info, FidInfo):
         raise TypeError(f"info must be a FidInfo, not {type(info).__name__!r}")
-    flags = check_int("flags", flags)
+    flags = to_flags("flags", flags, ctype="int")
     if isinstance(mount_fd, (str, bytes, os.PathLike)):
         fd = os.open(mount_fd, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         try:
@@ -261,13 +248,9 @@ class Fanotify(EventLike[FanotifyEvent]):
         permission event of this group.  The event's fd stays open.
         """
         gfd = self.fileno()
-        efd = event.fd if isinstance(event, FanotifyEvent) else check_int("event", event)
-        response = check_int("response", response)
-        try:
-            record = _RESPONSE.pack(efd, response)
-        except struct.error:
-            raise OverflowError(f"event fd {efd} or response {response} out of range") from None
-        _write(gfd, record)
+        efd = event.fd if isinstance(event, FanotifyEvent) else to_int("event", event, "int32_t")
+        response = to_flags("response", response, ctype="uint32_t")
+        _write(gfd, _RESPONSE.pack(efd, response))
 
     def allow(self, event: Union[FanotifyEvent, int]) -> None:
         """Let the operation of permission *event* proceed."""
@@ -284,7 +267,7 @@ class Fanotify(EventLike[FanotifyEvent]):
 
 
 def _mark_flags(flags: int) -> int:
-    flags = check_int("flags", flags)
+    flags = to_flags("flags", flags)
     if flags & _MARK_OPS:
         raise ValueError("flags must not contain FAN_MARK_ADD, FAN_MARK_REMOVE or FAN_MARK_FLUSH")
     return flags

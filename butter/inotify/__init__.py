@@ -37,6 +37,10 @@ from ._core import (
 )
 from ._tree import InotifyTree
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # for type checkers: the path argument type, from its one home
+    from .._args import PathArg as PathArg
+
 __all__ = [
     "Inotify", "InotifyEvent", "InotifyTree", "PathEvent", "inotify_add_watch",
     "inotify_init", "inotify_rm_watch", "str_to_events", "watch",

@@ -12,8 +12,9 @@ import sys
 from collections import namedtuple
 from itertools import repeat
 
+from .._args import FdArg, PathArg, fileno, path_bytes, to_flags, to_int
 from .._errors import retry_or_raise
-from .._fd import E, EventLike, FdArg, check_int, fileno
+from .._fd import E, EventLike
 from .._lowlevel import ffi, lib
 from ._constants import (
     _INIT_FLAGS,
@@ -42,9 +43,7 @@ from ._constants import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, Iterator, List, Optional, Tuple, Union
-
-    PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+    from typing import Dict, Iterator, List, Optional, Tuple
 
 
 _EVENT_SIZE: int = ffi.sizeof("struct inotify_event")
@@ -201,13 +200,6 @@ def str_to_events(buf: bytes) -> List[InotifyEvent]:
     return _parse(ffi.from_buffer(data), len(data))[0]
 
 
-def _path_arg(path: PathArg) -> bytes:
-    raw = os.fsencode(path)  # TypeError for non-paths, as os does
-    if b"\0" in raw:
-        raise ValueError("embedded null byte")
-    return raw
-
-
 def _limit_message(err: int, sysctl: str, what: str) -> str:
     try:
         with open("/proc/sys/" + sysctl.replace(".", "/")) as f:
@@ -232,9 +224,7 @@ def inotify_init(flags: int = 0) -> int:
     the per-user instance limit is hit the ``OSError`` (``EMFILE``) names
     ``fs.inotify.max_user_instances``.
     """
-    flags = check_int("flags", flags)
-    if flags & ~_INIT_FLAGS or flags < 0:
-        raise ValueError(f"unknown inotify_init flags: {flags:#x}")
+    flags = to_flags("flags", flags, _INIT_FLAGS, "int", "IN_NONBLOCK, IN_CLOEXEC")
     while True:
         fd: int = lib.inotify_init1(flags | IN_CLOEXEC)
         if fd >= 0:
@@ -256,10 +246,8 @@ def inotify_add_watch(fd: FdArg, path: PathArg, mask: int) -> int:
     ``fs.inotify.max_user_watches``.
     """
     fd = fileno(fd)
-    raw = _path_arg(path)
-    mask = check_int("mask", mask)
-    if mask < 0 or mask & ~_WATCH_FLAGS:
-        raise ValueError(f"invalid inotify watch mask: {mask:#x}")
+    raw = path_bytes(path)
+    mask = to_flags("mask", mask, _WATCH_FLAGS, "uint32_t", "IN_* watch bits")
     if not mask & IN_ALL_EVENTS:
         raise ValueError("inotify watch mask has no event bit (IN_ALL_EVENTS)")
     while True:
@@ -276,9 +264,7 @@ def inotify_add_watch(fd: FdArg, path: PathArg, mask: int) -> int:
 def inotify_rm_watch(fd: FdArg, wd: int) -> None:
     """Remove watch *wd*; the kernel then queues ``IN_IGNORED`` for it."""
     fd = fileno(fd)
-    wd = check_int("wd", wd)
-    if not -(2**31) <= wd < 2**31:
-        raise OverflowError("wd does not fit in an int")
+    wd = to_int("wd", wd, "int")
     while lib.inotify_rm_watch(fd, wd) < 0:
         retry_or_raise()
 

@@ -32,7 +32,7 @@ import numbers
 import os
 import select
 
-from .._fd import check_int
+from .._args import RANGES, PathArg, path_bytes, to_flags
 from ._constants import (
     IN_ACCESS,
     IN_ALL_EVENTS,
@@ -65,8 +65,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Set, Tuple
 
-    from ._core import PathArg
-
 __all__ = ["InotifyTree"]
 
 _TRACK = IN_CREATE | IN_DELETE | IN_MOVE | IN_DELETE_SELF | IN_MOVE_SELF
@@ -74,7 +72,7 @@ _DIR_READ = IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE  # our own listings cause the
 _EVENTS = IN_ALL_EVENTS | IN_UNMOUNT | IN_Q_OVERFLOW | IN_IGNORED  # what *events* may hold
 # The path no longer names a directory: the events still to be read say why.
 _GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
-_INT_MAX = 2**31 - 1
+_INT_MAX = RANGES["int"][1]  # poll(2) takes milliseconds in a C int
 
 # _pending flags: what to do when a queued directory is settled.
 _REPORT = 1  # report the differences a listing finds (IN_CREATE / IN_DELETE)
@@ -82,13 +80,8 @@ _LIST = 2  # list it even if its watch is the one we knew (an overflow lost even
 
 
 def _check_events(events: object) -> int:
-    value = check_int("events", events)
-    if value < 0 or value & ~_EVENTS:
-        raise ValueError(
-            f"invalid InotifyTree events mask {value:#x}: only IN_* event bits "
-            "(IN_ALL_EVENTS, IN_UNMOUNT, IN_Q_OVERFLOW, IN_IGNORED)"
-        )
-    return value
+    what = "IN_* event bits (IN_ALL_EVENTS, IN_UNMOUNT, IN_Q_OVERFLOW, IN_IGNORED)"
+    return to_flags("events", events, _EVENTS, "uint32_t", what)
 
 
 def _check_move_wait(move_wait: object) -> int:
@@ -107,11 +100,9 @@ def _check_move_wait(move_wait: object) -> int:
 
 
 def _root_path(path: PathArg) -> str:
-    name = os.fsdecode(path)  # TypeError for non-paths, as os does
+    name = os.fsdecode(path_bytes(path))
     if not name:  # the kernel's answer for "" (abspath would make it the cwd)
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
-    if "\0" in name:
-        raise ValueError("embedded null byte")
     return os.path.abspath(name)
 
 

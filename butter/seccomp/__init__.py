@@ -21,8 +21,12 @@ What butter adds:
   ``RuntimeError`` the bindings raise; ``EINVAL`` failures (unknown syscall
   name, bad architecture, action, operator or attribute) raise
   :class:`SeccompValueError`, also a ``ValueError``;
-* arguments are checked in Python (``TypeError``/``OverflowError``) before
-  they reach libseccomp; a filter is locked while libseccomp works on it;
+* arguments are checked in Python before they reach libseccomp, and raise
+  what the bindings raise: ``TypeError`` for a wrong type, ``OverflowError``
+  for an int outside its C type, negative ones included (as Cython
+  converts); butter's own calls (``notify_id_valid``, ...) follow butter's
+  rule (``ValueError`` for a negative unsigned value).  A filter is locked
+  while libseccomp works on it;
 * architectures and actions are accepted both as the bindings give them
   (signed 32-bit) and as the C headers define them (``SCMP_ARCH_*``,
   ``SCMP_ACT_*``, unsigned) or as :class:`Arch` objects;

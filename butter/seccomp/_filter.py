@@ -9,7 +9,7 @@ import errno as _errno
 import os
 from _thread import allocate_lock
 
-from .._fd import check_int, fileno
+from .._args import RANGES, check_int, cython_int, fileno, to_int
 from ._constants import _C_NAMES, _ERRNO_BASE, _TRACE_BASE, _s32
 from ._lib import ffi, lib
 from ._notify import Notification, NotificationResponse, notify_receive, notify_respond
@@ -22,37 +22,32 @@ if TYPE_CHECKING:
     SyscallArg = Union[int, str]
 
 
-_U32 = 0xFFFFFFFF
-_U64 = 0xFFFFFFFFFFFFFFFF
-_INT_MIN = -0x80000000
-_INT_MAX = 0x7FFFFFFF
+# Argument rules: as libseccomp's Cython bindings convert them (for
+# call-compatibility), so an int outside the C type raises OverflowError,
+# negative ones included where the type is unsigned (``cython_int``); for
+# signed C types that is butter's general rule too (``to_int``).
+_U32 = RANGES["uint32_t"][1]
+_U64 = RANGES["uint64_t"][1]
 _EINVAL = _errno.EINVAL
-
-
-def _c_int(name: str, value: object) -> int:
-    value = check_int(name, value)
-    if not _INT_MIN <= value <= _INT_MAX:
-        raise OverflowError(f"{name} does not fit in a C int")
-    return value
 
 
 def _u32(name: str, value: object) -> int:
     """An int given signed (bindings) or unsigned (headers), as a uint32."""
     value = check_int(name, value)
-    if not _INT_MIN <= value <= _U32:
-        raise OverflowError(f"{name} does not fit in 32 bits")
-    return value & _U32
+    if value < 0:  # the bindings' spelling of the same 32 bits
+        return cython_int(name, value, "int32_t") & _U32
+    return cython_int(name, value, "uint32_t")
 
 
 def ERRNO(errno: int) -> int:
     """Action: the call fails with *errno* (``errno & 0xffff``), without running."""
-    return _ERRNO_BASE | (_c_int("errno", errno) & 0xFFFF)
+    return _ERRNO_BASE | (to_int("errno", errno, "int") & 0xFFFF)
 
 
 def TRACE(value: int) -> int:
     """Action: notify a ptrace tracer (``PTRACE_EVENT_SECCOMP``, message *value*);
     without a tracer the call fails with ``ENOSYS``."""
-    return _TRACE_BASE | (_c_int("value", value) & 0xFFFF)
+    return _TRACE_BASE | (to_int("value", value, "int") & 0xFFFF)
 
 
 # -- errors ----------------------------------------------------------------------
@@ -96,7 +91,10 @@ class Arch:
                 raise ValueError("embedded null character in architecture name")
             token = lib.seccomp_arch_resolve_name(arch.encode("ascii", "replace"))
         elif isinstance(arch, int) and not isinstance(arch, bool):
-            value = _u32("arch", arch)
+            try:
+                value = _u32("arch", arch)
+            except OverflowError:  # the bindings: not an architecture at all
+                value = -1
             if value == 0:
                 token = lib.seccomp_arch_native()
             else:
@@ -186,7 +184,7 @@ def _syscall(syscall: object) -> int:
             _NR_CACHE[syscall] = nr
         return nr
     if isinstance(syscall, int) and not isinstance(syscall, bool):
-        return _c_int("syscall", syscall)
+        return to_int("syscall", syscall, "int")
     raise TypeError("Syscall must either be an int or str type")
 
 
@@ -203,7 +201,7 @@ def resolve_syscall(arch: ArchArg, syscall: SyscallArg) -> Union[int, bytes]:
         nr: int = lib.seccomp_syscall_resolve_name_rewrite(token, _name_bytes(syscall))
         return nr
     if isinstance(syscall, int) and not isinstance(syscall, bool):
-        name = lib.seccomp_syscall_resolve_num_arch(token, _c_int("syscall", syscall))
+        name = lib.seccomp_syscall_resolve_num_arch(token, to_int("syscall", syscall, "int"))
         if name == ffi.NULL:
             raise ValueError(f"Unknown syscall {syscall} on arch {_s32(token)}")
         try:
@@ -221,9 +219,7 @@ def get_api() -> int:
 
 def set_api(level: int) -> None:
     """Force libseccomp's API level (process-wide; for testing only)."""
-    level = check_int("level", level)
-    if not 0 <= level <= _U32:
-        raise OverflowError("level does not fit in an unsigned int")
+    level = cython_int("level", level, "unsigned int")
     rc = lib.seccomp_api_set(level)
     if rc:
         _fail(rc, "seccomp_api_set")
@@ -235,9 +231,10 @@ class Arg:
 
     ``op`` is ``NE LT LE EQ GE GT`` (argument ``op`` *datum_a*) or
     ``MASKED_EQ`` (``(argument & datum_a) == datum_b``).  Data are unsigned
-    64-bit (a negative one raises ``OverflowError``, as in the bindings).
-    The argument number and operator are checked by libseccomp when the
-    rule is added.
+    64-bit.  As in the bindings, *arg* and *op* must fit an unsigned int
+    and the data a uint64, else ``OverflowError`` (negative values too);
+    libseccomp checks the argument number and operator when the rule is
+    added.
     """
 
     __slots__ = ("_c", "arg", "datum_a", "datum_b", "op")
@@ -253,26 +250,17 @@ class Arg:
             and type(datum_a) is int
             and type(datum_b) is int
             and 0 <= arg <= _U32
-            and _INT_MIN <= op <= _INT_MAX
+            and 0 <= op <= _U32
             and 0 <= datum_a <= _U64
             and 0 <= datum_b <= _U64
         ):
             self.arg, self.op, self.datum_a, self.datum_b = arg, op, datum_a, datum_b
             self._c = (arg, op, datum_a, datum_b)
             return
-        arg = check_int("arg", arg)
-        if not 0 <= arg <= _U32:
-            raise OverflowError("arg does not fit in an unsigned int")
-        self.arg = arg
-        self.op = _c_int("op", op)
-        for name, value in (("datum_a", datum_a), ("datum_b", datum_b)):
-            value = check_int(name, value)
-            if value < 0:
-                raise OverflowError(f"{name} must not be negative (it is a uint64)")
-            if value > _U64:
-                raise OverflowError(f"{name} does not fit in 64 bits")
-        self.datum_a = int(datum_a)
-        self.datum_b = int(datum_b)
+        self.arg = cython_int("arg", arg, "unsigned int")
+        self.op = cython_int("op", op, "unsigned int")
+        self.datum_a = cython_int("datum_a", datum_a, "uint64_t")
+        self.datum_b = cython_int("datum_b", datum_b, "uint64_t")
         self._c = (self.arg, self.op, self.datum_a, self.datum_b)
 
     def __repr__(self) -> str:
@@ -394,17 +382,18 @@ class SyscallFilter:
     def get_attr(self, attr: int) -> int:
         """The value of attribute *attr* (an :class:`Attr`)."""
         value = ffi.new("uint32_t *")
-        self._call("seccomp_attr_get", lib.seccomp_attr_get, _c_int("attr", attr), value)
+        attr = cython_int("attr", attr, "unsigned int")
+        self._call("seccomp_attr_get", lib.seccomp_attr_get, attr, value)
         return value[0]  # type: ignore[no-any-return]
 
     def set_attr(self, attr: int, value: int) -> None:
         """Set attribute *attr* (an :class:`Attr`) to *value*."""
-        attr = _c_int("attr", attr)
+        attr = cython_int("attr", attr, "unsigned int")
         self._call("seccomp_attr_set", lib.seccomp_attr_set, attr, _u32("value", value))
 
     def syscall_priority(self, syscall: SyscallArg, priority: int) -> None:
         """Hint: place *syscall* earlier in the filter (priority 0..255)."""
-        priority = check_int("priority", priority)
+        priority = to_int("priority", priority, "int")
         if not 0 <= priority <= 255:
             raise ValueError("Syscall priority must be between 0 and 255")
         nr = _syscall(syscall)

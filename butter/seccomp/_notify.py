@@ -22,14 +22,14 @@ from __future__ import annotations
 import errno
 import os
 
-from .._fd import EventLike, check_int, fileno
+from .._args import FdArg, cython_int, fileno, to_int
+from .._errors import raise_errno, retry_or_raise
+from .._fd import EventLike
 from ._lib import ffi, lib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, ClassVar, List, Sequence, Union
-
-    from .._fd import FdArg
 
 __all__ = [
     "SECCOMP_USER_NOTIF_FLAG_CONTINUE",
@@ -43,9 +43,7 @@ __all__ = [
 
 SECCOMP_USER_NOTIF_FLAG_CONTINUE: int = lib.SECCOMP_USER_NOTIF_FLAG_CONTINUE
 
-_EINTR = errno.EINTR
 _ENOENT = errno.ENOENT
-_U64 = 0xFFFFFFFFFFFFFFFF
 
 
 class Notification:
@@ -145,10 +143,6 @@ class NotificationResponse:
         )
 
 
-def _raise(err: int) -> None:
-    raise OSError(err, os.strerror(err))
-
-
 def _from_c(req: Any) -> Notification:
     data = req.data
     return Notification(
@@ -166,9 +160,7 @@ def notify_receive(fd: FdArg) -> Notification:
     fd = fileno(fd)
     req = ffi.new("struct seccomp_notif *")
     while lib.butter_seccomp_notif_recv(fd, req) < 0:
-        err = ffi.errno
-        if err != _EINTR:
-            _raise(err)
+        retry_or_raise()
     return _from_c(req)
 
 
@@ -179,14 +171,12 @@ def _response(response: NotificationResponse) -> Any:
         raise TypeError(
             f"response must be a NotificationResponse, not {type(response).__name__!r}"
         ) from None
-    names = ("id", "val", "error", "flags")
-    for name, value in zip(names, values):
-        check_int(name, value)
+    # As the bindings convert them: OverflowError outside the field's type.
     resp = ffi.new("struct seccomp_notif_resp *")
-    try:
-        resp.id, resp.val, resp.error, resp.flags = values
-    except OverflowError as exc:
-        raise OverflowError(f"response field out of range: {exc}") from None
+    resp.id = cython_int("id", values[0], "uint64_t")
+    resp.val = cython_int("val", values[1], "int64_t")
+    resp.error = cython_int("error", values[2], "int32_t")
+    resp.flags = cython_int("flags", values[3], "uint32_t")
     return resp
 
 
@@ -199,9 +189,7 @@ def notify_respond(fd: FdArg, response: NotificationResponse) -> None:
     fd = fileno(fd)
     resp = _response(response)
     while lib.butter_seccomp_notif_send(fd, resp) < 0:
-        err = ffi.errno
-        if err != _EINTR:
-            _raise(err)
+        retry_or_raise()
 
 
 def notify_id_valid(fd: FdArg, id: int) -> bool:
@@ -211,15 +199,11 @@ def notify_id_valid(fd: FdArg, id: int) -> bool:
     checks this afterwards to avoid acting on a recycled pid.
     """
     fd = fileno(fd)
-    id = check_int("id", id)
-    if not 0 <= id <= _U64:
-        raise OverflowError("id must fit in 64 bits")
+    id = to_int("id", id, "uint64_t")
     while lib.butter_seccomp_notif_id_valid(fd, id) < 0:
-        err = ffi.errno
-        if err == _ENOENT:
+        if ffi.errno == _ENOENT:
             return False
-        if err != _EINTR:
-            _raise(err)
+        retry_or_raise()
     return True
 
 
@@ -268,12 +252,11 @@ class NotifyFd(EventLike[Notification]):
                     raise ProcessLookupError(
                         errno.ESRCH, "no process uses this seccomp filter any more"
                     )
-                _raise(errno.EBADF if mask & select.POLLNVAL else errno.EIO)
+                raise_errno(errno.EBADF if mask & select.POLLNVAL else errno.EIO)
             if lib.butter_seccomp_notif_recv(fd, req) == 0:
                 return [_from_c(req)]
-            err = ffi.errno
-            if err not in (_EINTR, _ENOENT):  # ENOENT: the caller died meanwhile
-                _raise(err)
+            if ffi.errno != _ENOENT:  # ENOENT: the caller died meanwhile
+                retry_or_raise()
 
     def respond(self, response: NotificationResponse) -> None:
         """Answer a notification (see :func:`notify_respond`)."""

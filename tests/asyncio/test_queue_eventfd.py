@@ -265,17 +265,19 @@ def test_no_fd_leak():
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    "kwargs, expected",
     [
-        {"maxsize": "10"},
-        {"maxsize": None},
-        {"initial_value": -1},
-        {"flags": 1 << 20},
-        {"initial_value": "x"},
+        ({"maxsize": "10"}, TypeError),
+        ({"maxsize": None}, TypeError),
+        ({"initial_value": -1}, ValueError),
+        ({"initial_value": 2**32}, OverflowError),
+        ({"flags": 1 << 20}, ValueError),
+        ({"flags": -1}, ValueError),
+        ({"initial_value": "x"}, TypeError),
     ],
 )
-def test_bad_constructor_arguments(kwargs):
-    assert_clean_error(Eventfd_async, **kwargs)
+def test_bad_constructor_arguments(kwargs, expected):
+    assert assert_clean_error(Eventfd_async, **kwargs) == expected.__name__
 
 
 def test_uvloop_if_installed():
