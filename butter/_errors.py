@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
     from ._args import PathArg
 
-    _PathArg = Optional[PathArg]
 
 __all__ = ["check_build", "raise_errno", "retry_or_raise"]
 
@@ -69,7 +68,9 @@ check_build(_lowlevel)
 _EINTR: int = lib.EINTR
 
 
-def raise_errno(err: int, filename: _PathArg = None, filename2: _PathArg = None) -> NoReturn:
+def raise_errno(
+    err: int, filename: Optional[PathArg] = None, filename2: Optional[PathArg] = None
+) -> NoReturn:
     """Raise ``OSError`` for error number *err*, naming the path(s) involved."""
     if filename2 is not None:
         raise OSError(err, os.strerror(err), filename, None, filename2)
@@ -78,7 +79,7 @@ def raise_errno(err: int, filename: _PathArg = None, filename2: _PathArg = None)
     raise OSError(err, os.strerror(err))
 
 
-def retry_or_raise(filename: _PathArg = None, filename2: _PathArg = None) -> None:
+def retry_or_raise(filename: Optional[PathArg] = None, filename2: Optional[PathArg] = None) -> None:
     """After a failed call: return if it was interrupted (retry), else raise.
 
     Must be called straight after the failing C call, before any other call

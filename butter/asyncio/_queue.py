@@ -27,7 +27,7 @@ a read-only :class:`asyncio.Queue`:
 Family modules subclass it in a few lines: build the source, pass it here
 (the queue checks ``maxsize``, once for all), narrow the type of
 :attr:`~AsyncEventQueue.source`, and forward the configuration methods
-through :meth:`~AsyncEventQueue._checked` (one closed-check for all).  The
+through ``AsyncEventQueue._checked()`` (one closed-check for all).  The
 original Butter's spellings of ``get()``/``get_nowait()`` come from
 :class:`GetEventAliases` and :class:`WaitAliases`.
 """
