@@ -64,10 +64,10 @@ import errno as _errno
 import os
 import sys
 
-from ._cstruct import cstruct
-from ._errors import raise_errno, retry_or_raise
-from ._fd import EventLike, FdArg, check_int, check_timeout, fileno
-from ._lowlevel import ffi, lib
+from .._cstruct import cstruct
+from .._errors import raise_errno, retry_or_raise
+from .._fd import EventLike, FdArg, check_int, check_timeout, fileno
+from .._lowlevel import ffi, lib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
