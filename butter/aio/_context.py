@@ -1,685 +1,53 @@
-"""Linux native AIO: io_setup(2), io_submit(2), io_getevents(2), io_cancel(2),
-io_destroy(2).
+"""The event-like :class:`Context`: an AIO context, its eventfd, and the
+bookkeeping that hands each completion out once.
 
-The kernel keeps an *AIO context* (a ring of completion events).  You
-submit ``struct iocb`` requests (read, write, vectored read/write, fsync,
-fdatasync, poll) and collect one ``struct io_event`` per request when it is
-done.  Reads and writes are truly asynchronous only on files opened with
-``O_DIRECT`` (and block devices); on other files the kernel does the work
-inside ``io_submit`` and the completion is ready when it returns.  Reading a
-pipe or a socket this way blocks ``io_submit`` until data arrives.
-
-Two levels:
-
-* **thin wrappers**, one per syscall: :func:`io_setup` returns the context id
-  (an ``int``), :func:`io_submit` takes :class:`Iocb` objects, and
-  :func:`io_getevents` returns :class:`IoEvent` records.  An :class:`Iocb`
-  owns its ``struct iocb`` and holds references to the buffers it names;
-  between ``io_submit`` and the ``io_getevents`` (or ``io_destroy``) that
-  ends it, butter also holds the :class:`Iocb`, so dropping it cannot let
-  the kernel write into freed memory.
-* :class:`Context` owns an AIO context and an eventfd that the kernel
-  signals on every completion (``IOCB_FLAG_RESFD``): it is event-like
-  (``fileno()`` is readable when completions are ready, ``read_event()`` /
-  ``read_events()`` / ``get_events()`` return completed :class:`Request`
-  objects).  Requests follow the ``os`` argument order::
-
-      with Context() as ctx:
-          w = ctx.pwrite(fd, b"hello", 0)
-          r = ctx.pread(fd, 5, 0)
-          ctx.get_events(min_nr=2)
-          assert r.result == b"hello"
-
-Memory safety (what butter adds): a request's buffers (and its
-``struct iocb``) stay referenced by the :class:`Context` until the kernel
-reports the request complete.  :meth:`Context.close` first collects the
-completions that are ready, then calls ``io_destroy``, which cancels what
-can be cancelled and *waits* for every other request of the context
-(since Linux 4.2; "aio: block io_destroy() until all context requests are
-completed"), and only then releases the buffers.  Requests still in
-flight at close end with ``OSError(ECANCELED)``: the kernel finished or
-cancelled them, but their completion events are discarded with the context.
-
-Errors: a request the kernel refuses at submission (bad fd -> ``EBADF``,
-fd not open for reading -> ``EBADF``, negative offset -> ``EINVAL``)
-does not raise: it completes at once with that error in
-:attr:`Request.exception`, and is reported by ``get_events()`` like any
-other completion (so a batch never half-raises).
-
-Each completion is delivered once: by ``get_events()``, ``read_event()``,
-``read_events()``, ``wait()`` or iteration, *or* to whoever reads the
-request's :attr:`~Request.result` / :attr:`~Request.exception` first.  A
-request whose result was read (waiting for it, or after ``done()``) is not
-reported again by those methods.  Errors during the I/O
-(``EIO``, ``EINVAL`` for a misaligned ``O_DIRECT`` transfer, ...) arrive the
-same way.  ``Request.result`` raises the request's exception.
-
-A :class:`Context` is not thread-safe and cannot be used in a ``fork()``
-child (the kernel does not copy AIO contexts).
+Exported, with the thin layer, :class:`Request` and :func:`aligned_buffer`,
+by :mod:`butter.aio` (whose docs describe the behaviour).
 """
 
 from __future__ import annotations
 
-import errno as _errno
 import os
 import sys
 
-from .._cstruct import cstruct
 from .._errors import raise_errno, retry_or_raise
-from .._fd import EventLike, FdArg, check_int, check_timeout, fileno
+from .._fd import EventLike, FdArg, check_int, fileno
 from .._lowlevel import ffi, lib
+from ._buffers import _address, _aligned, _bounce, _iovecs, _new, _pin
+from ._constants import (
+    _ALIGN,
+    _EAGAIN,
+    _ECANCELED,
+    _EINPROGRESS,
+    _EINTR,
+    _EINVAL,
+    _INT_MAX,
+    _MAX_NR,
+    _S64_MAX,
+    IOCB_CMD_FDSYNC,
+    IOCB_CMD_FSYNC,
+    IOCB_CMD_POLL,
+    IOCB_CMD_PREAD,
+    IOCB_CMD_PREADV,
+    IOCB_CMD_PWRITE,
+    IOCB_CMD_PWRITEV,
+)
+from ._request import Request, _Batch
+from ._thin import _collect, _nr, _offset, _prep, _submit, _timeout_ns, io_setup
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from types import TracebackType
-    from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+    from typing import Any, Callable, Dict, List, Optional, Sequence
 
     from typing_extensions import Buffer
 
-    Timeout = Optional[float]
+    from ._thin import Timeout
 
-__all__ = [
-    "IOCB_CMD_FDSYNC",
-    "IOCB_CMD_FSYNC",
-    "IOCB_CMD_NOOP",
-    "IOCB_CMD_POLL",
-    "IOCB_CMD_PREAD",
-    "IOCB_CMD_PREADV",
-    "IOCB_CMD_PWRITE",
-    "IOCB_CMD_PWRITEV",
-    "IOCB_FLAG_IOPRIO",
-    "IOCB_FLAG_RESFD",
-    "Context",
-    "IoEvent",
-    "Iocb",
-    "Request",
-    "aligned_buffer",
-    "io_cancel",
-    "io_destroy",
-    "io_getevents",
-    "io_setup",
-    "io_submit",
-]
+__all__ = ["Context"]
 
-IOCB_CMD_PREAD: int = lib.IOCB_CMD_PREAD
-IOCB_CMD_PWRITE: int = lib.IOCB_CMD_PWRITE
-IOCB_CMD_FSYNC: int = lib.IOCB_CMD_FSYNC
-IOCB_CMD_FDSYNC: int = lib.IOCB_CMD_FDSYNC
-IOCB_CMD_POLL: int = lib.IOCB_CMD_POLL
-IOCB_CMD_NOOP: int = lib.IOCB_CMD_NOOP
-IOCB_CMD_PREADV: int = lib.IOCB_CMD_PREADV
-IOCB_CMD_PWRITEV: int = lib.IOCB_CMD_PWRITEV
-IOCB_FLAG_RESFD: int = lib.IOCB_FLAG_RESFD
-IOCB_FLAG_IOPRIO: int = lib.IOCB_FLAG_IOPRIO
-
-_EINTR: int = lib.EINTR
-_EAGAIN: int = lib.EAGAIN
-_ECANCELED = _errno.ECANCELED
-_EINPROGRESS = _errno.EINPROGRESS
 _PYPY = sys.implementation.name == "pypy"
-_ALIGN = 4096  # O_DIRECT needs the logical block size (512 or 4096)
-_S64_MAX = (1 << 63) - 1
-_U64_MAX = (1 << 64) - 1
-_INT_MAX = (1 << 31) - 1
-_MAX_NR = 1 << 16  # upper bound for one io_getevents buffer (aio-max-nr's default)
-_EVENT, _EVENT_FIELDS = cstruct(ffi, "struct io_event", ("data", "obj", "res", "res2"))
-_EVENT_SIZE = _EVENT.size
-_iter_events = _EVENT.iter_unpack
-_alloc = ffi.new_allocator(should_clear_after_alloc=False)
-_prep = lib.butter_iocb_prep
-_submit = lib.butter_io_submit
-_getevents = lib.butter_io_getevents
 _drain = lib.butter_aio_eventfd_drain
 _eventfd_write = lib.eventfd_write
-_new = ffi.new
-_cast = ffi.cast
-_buffer = ffi.buffer
-_from_buffer = ffi.from_buffer
-
-_VECTORED = (IOCB_CMD_PREADV, IOCB_CMD_PWRITEV)
-_READS = (IOCB_CMD_PREAD, IOCB_CMD_PREADV)
-_NO_BUFFER = (IOCB_CMD_FSYNC, IOCB_CMD_FDSYNC, IOCB_CMD_NOOP)
-_OPCODES = {
-    IOCB_CMD_PREAD: "pread",
-    IOCB_CMD_PWRITE: "pwrite",
-    IOCB_CMD_FSYNC: "fsync",
-    IOCB_CMD_FDSYNC: "fdsync",
-    IOCB_CMD_POLL: "poll",
-    IOCB_CMD_NOOP: "noop",
-    IOCB_CMD_PREADV: "preadv",
-    IOCB_CMD_PWRITEV: "pwritev",
-}
-
-
-# -- buffers -------------------------------------------------------------------
-def _address(cdata: Any) -> int:
-    return int(_cast("uintptr_t", cdata))
-
-
-def _pin(obj: Any, writable: bool) -> Any:
-    """``ffi.from_buffer``: the cdata keeps *obj* alive and (on CPython)
-    holds a buffer export, so a ``bytearray`` cannot be resized under the
-    kernel.  ``TypeError`` for anything that is not a contiguous buffer."""
-    try:
-        return _from_buffer(obj, require_writable=writable)
-    except BufferError as exc:
-        what = "a writable" if writable else "a contiguous"
-        raise TypeError(f"{what} bytes-like object is required ({exc})") from None
-
-
-def _aligned(nbytes: int) -> Tuple[Any, Any]:
-    """``(owner, pointer)``: *nbytes* of uninitialised memory at a 4096-byte
-    boundary; *owner* frees it when collected."""
-    owner = _alloc("char[]", nbytes + _ALIGN)
-    ptr = owner + (-_address(owner) & (_ALIGN - 1))
-    return owner, ptr
-
-
-def aligned_buffer(size: int, alignment: int = 4096) -> memoryview:
-    """Return a writable, zero-filled buffer of *size* bytes whose address
-    is a multiple of *alignment* (a power of two), as ``O_DIRECT`` needs.
-
-    The memory is an anonymous ``mmap`` (page aligned, never moved, on
-    PyPy too); the returned ``memoryview`` keeps it alive.  Use it with
-    :meth:`Context.preadv` / :meth:`Context.pwritev` / :meth:`Context.pwrite`
-    or ``os.preadv``/``os.readv``.
-    """
-    size = check_int("size", size)
-    alignment = check_int("alignment", alignment)
-    if size < 0:
-        raise ValueError("size must not be negative")
-    if alignment <= 0 or alignment & (alignment - 1):
-        raise ValueError("alignment must be a positive power of two")
-    if size > _S64_MAX or alignment > _S64_MAX:
-        raise OverflowError("size or alignment too large")
-    import mmap  # lazily: keeps ``import butter.aio`` fast
-
-    page = mmap.PAGESIZE
-    extra = 0 if alignment <= page else alignment
-    mem = mmap.mmap(-1, max(size + extra, 1))
-    start = -_address(_from_buffer(mem)) & (alignment - 1) if extra else 0
-    return memoryview(mem)[start : start + size]
-
-
-# -- thin layer ----------------------------------------------------------------
-class Iocb:
-    """One ``struct iocb`` for the thin :func:`io_submit`.
-
-    *opcode* is an ``IOCB_CMD_*``; *buf* depends on it: a writable buffer
-    (``IOCB_CMD_PREAD``), any buffer (``IOCB_CMD_PWRITE``), a sequence of
-    buffers (``IOCB_CMD_PREADV``: writable; ``IOCB_CMD_PWRITEV``), the
-    ``poll`` event mask as an ``int`` (``IOCB_CMD_POLL``), or ``None``
-    (``IOCB_CMD_FSYNC``, ``IOCB_CMD_FDSYNC``, ``IOCB_CMD_NOOP``).  The
-    buffers are used in place (no copy): for ``O_DIRECT`` they must be
-    aligned (see :func:`aligned_buffer`).  *data* is returned in the event;
-    *resfd* is an eventfd to signal on completion (sets
-    ``IOCB_FLAG_RESFD``).  The object holds the buffers; while submitted
-    and not yet collected, butter holds the object.
-    """
-
-    __slots__ = ("__weakref__", "_cb", "_ctx", "_keep", "buf", "data", "fd", "offset", "opcode")
-
-    def __init__(
-        self,
-        opcode: int,
-        fd: FdArg,
-        buf: Any = None,
-        offset: int = 0,
-        *,
-        data: int = 0,
-        resfd: Optional[FdArg] = None,
-    ) -> None:
-        opcode = check_int("opcode", opcode)
-        if opcode not in _OPCODES:
-            raise ValueError(f"unknown opcode {opcode}")
-        fd = fileno(fd)
-        if fd > _INT_MAX:
-            raise OverflowError("fd does not fit in an int")
-        offset = _offset(offset)
-        data = check_int("data", data)
-        if not 0 <= data <= _U64_MAX:
-            raise OverflowError("data must fit in an unsigned 64-bit integer")
-        rfd = -1
-        if resfd is not None:
-            rfd = fileno(resfd)
-            if rfd > _INT_MAX:
-                raise OverflowError("resfd does not fit in an int")
-        keep: Any = None
-        if opcode in _NO_BUFFER:
-            if buf is not None:
-                raise TypeError(f"{_OPCODES[opcode]} takes no buffer")
-            addr = nbytes = 0
-        elif opcode == IOCB_CMD_POLL:
-            addr = 0
-            nbytes = 0
-            events = check_int("poll events", buf)
-            if not 0 <= events <= 0xFFFF:
-                raise ValueError("poll events must be a 16-bit mask")
-            addr = events
-        elif opcode in _VECTORED:
-            keep, addr, nbytes = _iovecs(buf, opcode == IOCB_CMD_PREADV)
-        else:
-            keep = _pin(buf, opcode == IOCB_CMD_PREAD)
-            addr = _address(keep)
-            nbytes = len(keep)
-        cb = _new("struct iocb *")
-        _prep(cb, opcode, fd, addr, nbytes, offset, rfd, data)
-        self._cb = cb
-        self._keep = keep
-        self._ctx = 0
-        self.opcode = opcode
-        self.fd = fd
-        self.buf = buf
-        self.offset = offset
-        self.data = data
-
-    @property
-    def address(self) -> int:
-        """The address of the ``struct iocb`` (``IoEvent.obj`` names it)."""
-        return _address(self._cb)
-
-    @property
-    def in_flight(self) -> bool:
-        """True between a successful :func:`io_submit` and its collection."""
-        return self._ctx != 0
-
-    def __repr__(self) -> str:
-        state = " in flight" if self._ctx else ""
-        return f"<Iocb {_OPCODES[self.opcode]} fd={self.fd} offset={self.offset}{state}>"
-
-
-def _offset(offset: int) -> int:
-    offset = check_int("offset", offset)
-    if not -_S64_MAX - 1 <= offset <= _S64_MAX:
-        raise OverflowError("offset does not fit in a signed 64-bit integer")
-    return offset
-
-
-def _iovecs(buffers: Any, writable: bool) -> Tuple[Any, int, int]:
-    """Pin each buffer; return ``(keep, address of the iovec array, count)``."""
-    if isinstance(buffers, (bytes, bytearray, memoryview, str)):
-        raise TypeError("buffers must be a sequence of bytes-like objects")
-    try:
-        items = list(buffers)
-    except TypeError:
-        raise TypeError("buffers must be a sequence of bytes-like objects") from None
-    pinned = [_pin(b, writable) for b in items]
-    iov = _new("butter_aio_iovec[]", max(len(pinned), 1))
-    for i, c in enumerate(pinned):
-        iov[i].iov_base = c
-        iov[i].iov_len = len(c)
-    return (pinned, iov), _address(iov), len(pinned)
-
-
-class IoEvent:
-    """One ``struct io_event``: ``data`` and ``obj`` (the iocb's address)
-    as submitted, ``res`` (bytes transferred or ``-errno``) and ``res2``,
-    plus ``iocb``: the :class:`Iocb` it completes (``None`` if it was not
-    submitted through :func:`io_submit`)."""
-
-    __slots__ = ("data", "iocb", "obj", "res", "res2")
-
-    def __init__(self, data: int, obj: int, res: int, res2: int, iocb: Optional[Iocb]) -> None:
-        self.data = data
-        self.obj = obj
-        self.res = res
-        self.res2 = res2
-        self.iocb = iocb
-
-    def __repr__(self) -> str:
-        return f"IoEvent(data={self.data}, obj={self.obj:#x}, res={self.res}, res2={self.res2})"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, IoEvent):
-            return NotImplemented
-        return (self.data, self.obj, self.res, self.res2, self.iocb) == (
-            other.data,
-            other.obj,
-            other.res,
-            other.res2,
-            other.iocb,
-        )
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-#: ctx id -> {iocb address: Iocb} for thin-layer iocbs the kernel may use.
-_flight: Dict[int, Dict[int, Iocb]] = {}
-
-
-def _ctx_id(ctx: int) -> int:
-    ctx = check_int("ctx", ctx)
-    if not 0 <= ctx <= _U64_MAX:
-        raise OverflowError("ctx must fit in an unsigned long")
-    return ctx
-
-
-def io_setup(maxevents: int) -> int:
-    """Create an AIO context able to hold *maxevents* requests; return its id.
-
-    ``EAGAIN`` when the system-wide limit ``/proc/sys/fs/aio-max-nr`` would
-    be exceeded (``/proc/sys/fs/aio-nr`` counts what is in use).  Free it
-    with :func:`io_destroy`.
-    """
-    maxevents = check_int("maxevents", maxevents)
-    if maxevents <= 0:
-        raise ValueError("maxevents must be positive")
-    if maxevents > 0xFFFFFFFF:
-        raise OverflowError("maxevents does not fit in an unsigned int")
-    out = _new("aio_context_t *")
-    while lib.butter_io_setup(maxevents, out) < 0:
-        retry_or_raise()
-    return int(out[0])
-
-
-def io_destroy(ctx: int) -> None:
-    """Destroy an AIO context: cancel its cancellable requests and wait for
-    all the others to complete (Linux 4.2+), then free it.  Completions not
-    yet collected are discarded; the thin layer then releases the
-    :class:`Iocb` objects it held for that context."""
-    ctx = _ctx_id(ctx)
-    while lib.butter_io_destroy(ctx) < 0:
-        retry_or_raise()
-    for iocb in _flight.pop(ctx, {}).values():
-        iocb._ctx = 0
-
-
-def io_submit(ctx: int, iocbs: Iterable[Iocb]) -> int:
-    """Submit *iocbs* (one ``io_submit`` call); return how many the kernel
-    accepted (the first ones, in order).
-
-    If the very first is refused the kernel's error is raised (``EBADF``,
-    ``EINVAL``, ``EAGAIN`` when the context is full, ...).  An :class:`Iocb`
-    already in flight cannot be submitted again (``ValueError``).
-    """
-    ctx = _ctx_id(ctx)
-    if isinstance(iocbs, Iocb):
-        raise TypeError("iocbs must be a sequence of Iocb objects")
-    items = list(iocbs)
-    for iocb in items:
-        if not isinstance(iocb, Iocb):
-            raise TypeError(f"iocbs must be Iocb objects, not {type(iocb).__name__!r}")
-        if iocb._ctx:
-            raise ValueError(f"{iocb!r} is already in flight")
-    if len(set(map(id, items))) != len(items):
-        raise ValueError("the same Iocb appears twice")
-    array = _new("struct iocb *[]", [iocb._cb for iocb in items] or 1)
-    # Registered before the call: another thread may collect them at once.
-    flight = _flight.setdefault(ctx, {})
-    for iocb in items:
-        flight[_address(iocb._cb)] = iocb
-        iocb._ctx = ctx
-    n: int = -1
-    try:
-        while True:
-            n = _submit(ctx, len(items), array)
-            if n >= 0:
-                return n
-            retry_or_raise()
-    finally:
-        for iocb in items[max(n, 0) :]:
-            iocb._ctx = 0
-            flight.pop(_address(iocb._cb), None)
-        if not flight:
-            _flight.pop(ctx, None)
-
-
-def _timeout_ns(timeout: Timeout) -> int:
-    """Seconds -> nanoseconds for the shim; -1 means no timeout.  The rules
-    are every module's (:func:`~butter._fd.check_timeout`): ``None`` and
-    ``inf`` wait forever (so does anything past 2**63 ns, ~292 years), zero
-    or less polls, NaN raises ``ValueError``."""
-    seconds = check_timeout(timeout)
-    if seconds is None:
-        return -1
-    if seconds <= 0:
-        return 0
-    ns = -int(-seconds * 1e9 // 1)
-    return -1 if ns > _S64_MAX else ns
-
-
-def _collect(
-    ctx: int, min_nr: int, max_nr: int, timeout_ns: int, events: Any
-) -> List[Tuple[int, int, int, int]]:
-    """io_getevents into *events*, retrying EINTR with the time left."""
-    deadline = 0.0
-    if timeout_ns > 0:
-        import time
-
-        deadline = time.monotonic() + timeout_ns / 1e9
-    while True:
-        n: int = _getevents(ctx, min_nr, max_nr, events, timeout_ns)
-        if n >= 0:
-            return list(_iter_events(_buffer(events, n * _EVENT_SIZE)))
-        retry_or_raise()
-        if timeout_ns > 0:
-            import time
-
-            timeout_ns = max(0, int((deadline - time.monotonic()) * 1e9))
-
-
-def _nr(min_nr: int, max_nr: int) -> Tuple[int, int]:
-    min_nr = check_int("min_nr", min_nr)
-    max_nr = check_int("max_nr", max_nr)
-    if min_nr < 0 or max_nr < 0:
-        raise ValueError("min_nr and max_nr must not be negative")
-    if min_nr > max_nr:
-        raise ValueError("min_nr must not exceed max_nr")
-    if min_nr > _MAX_NR:
-        raise OverflowError(f"min_nr must be at most {_MAX_NR}")
-    return min_nr, min(max_nr, _MAX_NR)
-
-
-def io_getevents(ctx: int, min_nr: int, max_nr: int, timeout: Timeout = None) -> List[IoEvent]:
-    """Wait for at least *min_nr* completions (or *timeout* seconds; ``None``
-    waits forever) and return up to *max_nr* :class:`IoEvent` records.
-
-    Events of iocbs submitted through :func:`io_submit` carry that
-    :class:`Iocb` (which butter stops holding); others have ``iocb=None``.
-    """
-    ctx = _ctx_id(ctx)
-    min_nr, max_nr = _nr(min_nr, max_nr)
-    timeout_ns = _timeout_ns(timeout)
-    raw = _collect(ctx, min_nr, max_nr, timeout_ns, _new("struct io_event[]", max(max_nr, 1)))
-    flight = _flight.get(ctx, {})
-    out = []
-    for data, obj, res, res2 in raw:
-        iocb = flight.pop(obj, None)
-        if iocb is not None:
-            iocb._ctx = 0
-        out.append(IoEvent(data, obj, res, res2, iocb))
-    if not flight:
-        _flight.pop(ctx, None)
-    return out
-
-
-def io_cancel(ctx: int, iocb: Iocb) -> None:
-    """Ask the kernel to cancel *iocb*.
-
-    Returns once the cancellation is under way (the kernel answers
-    ``EINPROGRESS``): the request's event then arrives through
-    :func:`io_getevents` as usual.  ``EINVAL`` if it cannot be cancelled:
-    on current kernels only ``IOCB_CMD_POLL`` (and some USB gadget I/O) can
-    be; reads and writes of files always run to completion.
-    """
-    ctx = _ctx_id(ctx)
-    if not isinstance(iocb, Iocb):
-        raise TypeError(f"iocb must be an Iocb, not {type(iocb).__name__!r}")
-    result = _new("struct io_event *")
-    while lib.butter_io_cancel(ctx, iocb._cb, result) < 0:
-        if ffi.errno == _EINPROGRESS:
-            return
-        retry_or_raise()
-
-
-# -- Context -------------------------------------------------------------------
-class Request:
-    """One request of a :class:`Context`.
-
-    ``done()`` is true once its completion was collected (by
-    ``get_events()``, ``read_event(s)()``, ``wait()`` or by reading
-    :attr:`result`/:attr:`exception`, which wait for it).  :attr:`result`
-    is ``bytes`` for ``pread``, the ``poll`` revents mask for ``poll`` and
-    the kernel's count (bytes transferred; 0 for ``fsync``/``fdsync``)
-    otherwise.
-
-    Reading :attr:`result` or :attr:`exception` *consumes* the completion:
-    a request whose result was read before the :class:`Context` reported
-    it is never reported by ``get_events()``, ``read_event(s)()``,
-    ``wait()``, iteration or ``Context_async.get()`` (``done()`` alone
-    does not consume it).
-    """
-
-    __slots__ = (
-        "__weakref__",
-        "_callback",
-        "_cancelled",
-        "_cb",
-        "_copyout",
-        "_done",
-        "_exception",
-        "_home",
-        "_keep",
-        "_owner",
-        "_ptr",
-        "_result",
-        "fd",
-        "offset",
-        "op",
-    )
-
-    def __init__(self, op: str, fd: int, offset: int) -> None:
-        self.op = op
-        self.fd = fd
-        self.offset = offset
-        self._cb: Any = None
-        self._keep: Any = None
-        self._ptr: Any = None  # pread: where the data lands
-        self._copyout: Any = None  # PyPy preadv: (bounce pointers, user buffers)
-        self._owner: Optional[Context] = None
-        self._callback: Optional[Callable[[Request], None]] = None
-        self._done = False
-        self._cancelled = False
-        self._result: Any = None
-        self._exception: Optional[OSError] = None
-        #: The Context holding this completion, not yet reported to the user.
-        self._home: Optional[Context] = None
-
-    def done(self) -> bool:
-        """True once the request completed (successfully or not)."""
-        return self._done
-
-    def _wait(self) -> None:
-        owner = self._owner
-        while not self._done:
-            if owner is None:  # pragma: no cover - done requests have no owner
-                break
-            owner._wait_for(self)
-
-    def _claim(self) -> None:
-        """The user took the completion: its context must not report it."""
-        home = self._home
-        if home is not None:
-            self._home = None
-            home._forget(self)
-
-    @property
-    def result(self) -> Any:
-        """The result; waits for the request, raises its exception.
-        Consumes the completion (see the class docs)."""
-        if not self._done:
-            self._wait()
-        if self._home is not None:
-            self._claim()
-        if self._exception is not None:
-            raise self._exception
-        return self._result
-
-    @property
-    def exception(self) -> Optional[OSError]:
-        """``None``, or the ``OSError`` (errno from the kernel's negative
-        result) the request failed with; waits for the request.  Consumes
-        the completion (see the class docs)."""
-        if not self._done:
-            self._wait()
-        if self._home is not None:
-            self._claim()
-        return self._exception
-
-    def _finish(self, res: int) -> None:
-        """Record the kernel's result and let go of the buffers."""
-        if res < 0:
-            self._exception = OSError(-res, os.strerror(-res))
-        elif self._cancelled and res == 0 and self.op == "poll":
-            self._exception = OSError(_ECANCELED, os.strerror(_ECANCELED))
-        elif self._ptr is not None:
-            self._result = _buffer(self._ptr, res)[:]
-        else:
-            self._result = res
-            if self._copyout is not None:
-                _copy_out(self._copyout, res)
-        self._done = True
-        self._keep = self._ptr = self._copyout = self._owner = None
-
-    def _fail(self, err: int, detail: str = "") -> None:
-        self._exception = OSError(err, os.strerror(err) + detail)
-        self._done = True
-        self._keep = self._ptr = self._copyout = self._owner = None
-
-    def __repr__(self) -> str:
-        if not self._done:
-            state = "pending"
-        elif self._exception is not None:
-            state = f"error={self._exception.errno}"
-        elif isinstance(self._result, bytes):
-            state = f"result=<{len(self._result)} bytes>"
-        else:
-            state = f"result={self._result}"
-        return f"<Request {self.op} fd={self.fd} offset={self.offset} {state}>"
-
-
-def _copy_out(copyout: Any, count: int) -> None:
-    """PyPy preadv: copy *count* bytes from the bounce segments into the
-    user's buffers (the kernel wrote the bounce memory, never theirs)."""
-    for ptr, user in copyout:
-        if count <= 0:
-            break
-        n = min(count, len(user))
-        user[:n] = _buffer(ptr, n)[:]
-        count -= n
-
-
-class _Batch:
-    """``with ctx.batch():`` -- requests made inside go to the kernel in one
-    ``io_submit`` when the block ends."""
-
-    __slots__ = ("_ctx",)
-
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
-
-    def __enter__(self) -> Context:
-        ctx = self._ctx
-        ctx._check_open()
-        if ctx._deferred is None:
-            ctx._deferred = []
-            ctx._depth = 0
-        ctx._depth += 1
-        return ctx
-
-    def __exit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        ctx = self._ctx
-        ctx._depth -= 1
-        if ctx._depth == 0:
-            deferred = ctx._deferred or []
-            ctx._deferred = None
-            if ctx._ctx:
-                ctx._submit_many(deferred)
 
 
 class Context(EventLike[Request]):
@@ -991,7 +359,7 @@ class Context(EventLike[Request]):
         try:
             done = _collect(ctx, min_nr, want, timeout_ns, events)
         except OSError as exc:
-            if exc.errno == _errno.EINVAL and not self._ctx:
+            if exc.errno == _EINVAL and not self._ctx:
                 raise self._closed_error() from None  # close() ended our wait
             raise
         for _data, obj, res, _res2 in done:
@@ -1216,7 +584,7 @@ class Context(EventLike[Request]):
                 return True
             if err == _EINTR:
                 continue
-            if err in (_errno.EINVAL, _EAGAIN):
+            if err in (_EINVAL, _EAGAIN):
                 return False
             raise_errno(err)
         request._cancelled = True
@@ -1243,35 +611,6 @@ def _call(req: Request) -> bool:
     req._callback = None
     callback(req)
     return True
-
-
-def _bounce(buffers: Any, reading: bool) -> Tuple[Any, int, int, Any]:
-    """Vectored I/O through memory butter owns (PyPy): each segment starts
-    on a 4096-byte boundary; writes copy the data in now, reads copy it out
-    on completion."""
-    if isinstance(buffers, (bytes, bytearray, memoryview, str)):
-        raise TypeError("buffers must be a sequence of bytes-like objects")
-    try:
-        items = list(buffers)
-    except TypeError:
-        raise TypeError("buffers must be a sequence of bytes-like objects") from None
-    views = []
-    for b in items:
-        _pin(b, reading)  # type and writability checks
-        views.append(memoryview(b).cast("B"))
-    iov = _new("butter_aio_iovec[]", max(len(views), 1))
-    keep = [iov]
-    copyout = []
-    for i, view in enumerate(views):
-        owner, ptr = _aligned(len(view))
-        keep.append(owner)
-        if reading:
-            copyout.append((ptr, view))
-        else:
-            ffi.memmove(ptr, view, len(view))
-        iov[i].iov_base = ptr
-        iov[i].iov_len = len(view)
-    return keep, _address(iov), len(views), (copyout if reading else None)
 
 
 #: Memory of requests whose context could not be destroyed: the kernel may
