@@ -8,32 +8,25 @@ by :mod:`butter.aio` (whose docs describe the behaviour).
 from __future__ import annotations
 
 import os
-import sys
 
 from .._errors import raise_errno, retry_or_raise
-from .._fd import EventLike, FdArg, check_int, fileno
+from .._fd import EventLike, FdArg, check_int
 from .._lowlevel import ffi, lib
-from ._buffers import _address, _aligned, _bounce, _iovecs, _new, _pin
-from ._constants import (
-    _ALIGN,
-    _EAGAIN,
-    _ECANCELED,
-    _EINPROGRESS,
-    _EINTR,
-    _EINVAL,
-    _INT_MAX,
-    _MAX_NR,
-    _S64_MAX,
-    IOCB_CMD_FDSYNC,
-    IOCB_CMD_FSYNC,
-    IOCB_CMD_POLL,
-    IOCB_CMD_PREAD,
-    IOCB_CMD_PREADV,
-    IOCB_CMD_PWRITE,
-    IOCB_CMD_PWRITEV,
+from ._buffers import _address, _new
+from ._constants import _EAGAIN, _ECANCELED, _EINPROGRESS, _EINTR, _EINVAL, _MAX_NR
+from ._request import (
+    _BUILDERS,
+    Request,
+    _Batch,
+    _build_fdsync,
+    _build_fsync,
+    _build_poll,
+    _build_pread,
+    _build_preadv,
+    _build_pwrite,
+    _build_pwritev,
 )
-from ._request import Request, _Batch
-from ._thin import _collect, _nr, _offset, _prep, _submit, _timeout_ns, io_setup
+from ._thin import _collect, _nr, _submit, _timeout_ns, io_setup
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -45,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Context"]
 
-_PYPY = sys.implementation.name == "pypy"
 _drain = lib.butter_aio_eventfd_drain
 _eventfd_write = lib.eventfd_write
 
@@ -160,82 +152,34 @@ class Context(EventLike[Request]):
         (one ``io_submit`` for all).  Nests."""
         return _Batch(self)
 
-    def _new_request(self, op: str, fd: FdArg, offset: int) -> Request:
-        self._check_open()
-        fd = fileno(fd)
-        if fd > _INT_MAX:
-            raise OverflowError("fd does not fit in an int")
-        return Request(op, fd, _offset(offset))
+    def _resfd(self) -> int:
+        """The eventfd new requests signal (``ValueError`` once closed)."""
+        if not self._ctx:
+            raise self._closed_error()
+        return self._fd
 
-    def _prep_pread(self, fd: FdArg, length: int, offset: int) -> Request:
-        length = check_int("length", length)
-        if length < 0:
-            raise ValueError("length must not be negative")
-        if length > _S64_MAX:
-            raise OverflowError("length too large")
-        req = self._new_request("pread", fd, offset)
-        owner, ptr = _aligned(length)
-        req._keep = owner
-        req._ptr = ptr
-        cb = req._cb = _new("struct iocb *")
-        _prep(cb, IOCB_CMD_PREAD, req.fd, _address(ptr), length, req.offset, self._fd, 0)
-        return req
-
-    def _prep_pwrite(self, fd: FdArg, data: Buffer, offset: int) -> Request:
-        req = self._new_request("pwrite", fd, offset)
-        view = _pin(data, False)
-        size = len(view)
-        addr = _address(view)
-        if _PYPY or addr & (_ALIGN - 1):
-            # Copy into aligned memory of our own (O_DIRECT-ready, and the
-            # caller may reuse its buffer at once).
-            owner, ptr = _aligned(size)
-            ffi.memmove(ptr, view, size)
-            req._keep = owner
-            addr = _address(ptr)
-        else:
-            req._keep = view  # pinned: aligned, zero-copy
-        cb = req._cb = _new("struct iocb *")
-        _prep(cb, IOCB_CMD_PWRITE, req.fd, addr, size, req.offset, self._fd, 0)
-        return req
-
-    def _prep_vec(self, op: str, fd: FdArg, buffers: Sequence[Buffer], offset: int) -> Request:
-        req = self._new_request(op, fd, offset)
-        reading = op == "preadv"
-        opcode = IOCB_CMD_PREADV if reading else IOCB_CMD_PWRITEV
-        if _PYPY:
-            # PyPy cannot lock a bytearray against resizing: the kernel only
-            # ever sees memory we own (aligned segments), copied in or out.
-            keep, addr, n, copyout = _bounce(buffers, reading)
-            req._copyout = copyout
-        else:
-            keep, addr, n = _iovecs(buffers, reading)
-        req._keep = keep
-        cb = req._cb = _new("struct iocb *")
-        _prep(cb, opcode, req.fd, addr, n, req.offset, self._fd, 0)
-        return req
-
-    def _prep_sync(self, op: str, opcode: int, fd: FdArg) -> Request:
-        req = self._new_request(op, fd, 0)
-        cb = req._cb = _new("struct iocb *")
-        _prep(cb, opcode, req.fd, 0, 0, 0, self._fd, 0)
-        return req
-
-    def _prep_poll(self, fd: FdArg, events: int) -> Request:
-        events = check_int("events", events)
-        if not 0 <= events <= 0xFFFF:
-            raise ValueError("events must be a 16-bit poll mask")
-        req = self._new_request("poll", fd, 0)
-        cb = req._cb = _new("struct iocb *")
-        _prep(cb, IOCB_CMD_POLL, req.fd, events, 0, 0, self._fd, 0)
-        return req
+    def prepare(self, op: str, *args: Any) -> Request:
+        """For adapters: the :class:`Request` that ``getattr(ctx, op)(*args)``
+        would submit -- arguments checked, memory pinned, copied or
+        allocated the same way -- but not submitted: hand it to
+        :meth:`submit_awaited`.  *op* names a request method: ``"pread"``,
+        ``"pwrite"``, ``"preadv"``, ``"pwritev"``, ``"fsync"``, ``"fdsync"``
+        or ``"poll"``.  Until it is submitted the request is not
+        :meth:`~Request.done` and reading its result raises
+        ``RuntimeError``; dropping it frees its memory."""
+        if type(op) is not str:
+            raise TypeError(f"op must be a str, not {type(op).__name__!r}")
+        build = _BUILDERS.get(op)
+        if build is None:
+            raise ValueError(f"unknown request {op!r} (one of {', '.join(_BUILDERS)})")
+        return build(self._resfd(), *args)
 
     def pread(self, fd: FdArg, length: int, offset: int) -> Request:
         """Read up to *length* bytes at *offset*; ``result`` is the ``bytes``
         read (shorter at end of file).  butter reads into its own 4096-byte
         aligned memory, so this works on ``O_DIRECT`` files (when *length*
         and *offset* are multiples of the block size)."""
-        return self._submit_one(self._prep_pread(fd, length, offset))
+        return self._submit_one(_build_pread(self._resfd(), fd, length, offset))
 
     def pwrite(self, fd: FdArg, data: Buffer, offset: int) -> Request:
         """Write the bytes-like *data* at *offset*; ``result`` is the count
@@ -244,33 +188,33 @@ class Context(EventLike[Request]):
         memory, so the caller may reuse it at once.  On an ``O_DIRECT``
         file the length and *offset* must still be multiples of the block
         size: otherwise the request completes with ``OSError(EINVAL)``."""
-        return self._submit_one(self._prep_pwrite(fd, data, offset))
+        return self._submit_one(_build_pwrite(self._resfd(), fd, data, offset))
 
     def preadv(self, fd: FdArg, buffers: Sequence[Buffer], offset: int) -> Request:
         """Read into the writable *buffers* (filled in order) at *offset*;
         ``result`` is the total count.  The buffers are used in place and
         held until completion (read-only buffers: ``TypeError``).  For
         ``O_DIRECT``, use :func:`aligned_buffer`."""
-        return self._submit_one(self._prep_vec("preadv", fd, buffers, offset))
+        return self._submit_one(_build_preadv(self._resfd(), fd, buffers, offset))
 
     def pwritev(self, fd: FdArg, buffers: Sequence[Buffer], offset: int) -> Request:
         """Write *buffers* in order at *offset*; ``result`` is the count.
         The buffers are used in place and held until completion."""
-        return self._submit_one(self._prep_vec("pwritev", fd, buffers, offset))
+        return self._submit_one(_build_pwritev(self._resfd(), fd, buffers, offset))
 
     def fsync(self, fd: FdArg) -> Request:
         """``fsync(fd)`` as a request (``IOCB_CMD_FSYNC``); ``result`` is 0."""
-        return self._submit_one(self._prep_sync("fsync", IOCB_CMD_FSYNC, fd))
+        return self._submit_one(_build_fsync(self._resfd(), fd))
 
     def fdsync(self, fd: FdArg) -> Request:
         """``fdatasync(fd)`` as a request (``IOCB_CMD_FDSYNC``)."""
-        return self._submit_one(self._prep_sync("fdsync", IOCB_CMD_FDSYNC, fd))
+        return self._submit_one(_build_fdsync(self._resfd(), fd))
 
     def poll(self, fd: FdArg, events: int) -> Request:
         """One-shot ``poll`` (``IOCB_CMD_POLL``, Linux 4.18): completes when
         *fd* has one of *events* (``select.POLLIN``, ...); ``result`` is the
         revents mask.  The one request kind :meth:`cancel` can stop."""
-        return self._submit_one(self._prep_poll(fd, events))
+        return self._submit_one(_build_poll(self._resfd(), fd, events))
 
     # -- submission ----------------------------------------------------------------
     def _submit_one(self, req: Request) -> Request:

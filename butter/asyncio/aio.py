@@ -26,7 +26,7 @@ import asyncio
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from ..aio import IOCB_CMD_FDSYNC, IOCB_CMD_FSYNC, Context, Request
+from ..aio import Context, Request
 from ._queue import AsyncEventQueue
 
 if TYPE_CHECKING:
@@ -123,38 +123,38 @@ class Context_async(AsyncEventQueue[Request]):
     # -- requests (coroutines) -------------------------------------------------------
     async def pread(self, fd: FdArg, length: int, offset: int) -> bytes:
         """Read up to *length* bytes at *offset*; return them."""
-        result: bytes = await self._run(self._context._prep_pread(fd, length, offset))
+        result: bytes = await self._run(self._context.prepare("pread", fd, length, offset))
         return result
 
     async def pwrite(self, fd: FdArg, data: Buffer, offset: int) -> int:
         """Write *data* at *offset*; return the count written."""
-        result: int = await self._run(self._context._prep_pwrite(fd, data, offset))
+        result: int = await self._run(self._context.prepare("pwrite", fd, data, offset))
         return result
 
     async def preadv(self, fd: FdArg, buffers: Sequence[Buffer], offset: int) -> int:
         """Read into the writable *buffers* at *offset*; return the count."""
-        result: int = await self._run(self._context._prep_vec("preadv", fd, buffers, offset))
+        result: int = await self._run(self._context.prepare("preadv", fd, buffers, offset))
         return result
 
     async def pwritev(self, fd: FdArg, buffers: Sequence[Buffer], offset: int) -> int:
         """Write *buffers* at *offset*; return the count."""
-        result: int = await self._run(self._context._prep_vec("pwritev", fd, buffers, offset))
+        result: int = await self._run(self._context.prepare("pwritev", fd, buffers, offset))
         return result
 
     async def fsync(self, fd: FdArg) -> int:
         """``fsync(fd)``; returns 0."""
-        result: int = await self._run(self._context._prep_sync("fsync", IOCB_CMD_FSYNC, fd))
+        result: int = await self._run(self._context.prepare("fsync", fd))
         return result
 
     async def fdsync(self, fd: FdArg) -> int:
         """``fdatasync(fd)``; returns 0."""
-        result: int = await self._run(self._context._prep_sync("fdsync", IOCB_CMD_FDSYNC, fd))
+        result: int = await self._run(self._context.prepare("fdsync", fd))
         return result
 
     async def poll(self, fd: FdArg, events: int) -> int:
         """Wait (in the kernel, ``IOCB_CMD_POLL``) for *events* on *fd*;
         return the revents mask.  Cancelling the await cancels the poll."""
-        result: int = await self._run(self._context._prep_poll(fd, events))
+        result: int = await self._run(self._context.prepare("poll", fd, events))
         return result
 
     def __repr__(self) -> str:
