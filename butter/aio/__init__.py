@@ -54,8 +54,14 @@ reported again by those methods.  Errors during the I/O
 (``EIO``, ``EINVAL`` for a misaligned ``O_DIRECT`` transfer, ...) arrive the
 same way.  ``Request.result`` raises the request's exception.
 
-A :class:`Context` is not thread-safe and cannot be used in a ``fork()``
-child (the kernel does not copy AIO contexts).
+Threads may share a :class:`Context` (see its docs); it cannot be used in
+a ``fork()`` child (the kernel does not copy AIO contexts).
+
+The package: ``_constants`` (the ``IOCB_*`` values and tables),
+``_buffers`` (pinning, aligned memory, :func:`aligned_buffer`), ``_thin``
+(the syscalls, :class:`Iocb`, :class:`IoEvent`, the in-flight registry),
+``_request`` (:class:`Request`, its builders, the batch) and ``_context``
+(:class:`Context`), each importing only those before it.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ by :mod:`butter.aio` (whose docs describe the behaviour).
 from __future__ import annotations
 
 import os
+import sys
 
 from .._errors import raise_errno, retry_or_raise
 from .._fd import EventLike, FdArg, check_int
@@ -61,6 +62,14 @@ class Context(EventLike[Request]):
     their own per call, and each completion is reported to one caller.
     ``close()`` wakes threads in ``get_events()``/``wait()``, which raise
     ``ValueError``.
+
+    **Adapters** (:class:`butter.asyncio.aio.Context_async`; an anyio or
+    trio one would do the same) drive a context through ``fileno()`` and
+    four methods, whose docstrings are the contract: :meth:`prepare` builds
+    an unsubmitted request; :meth:`submit_awaited` submits it with the
+    completion hook that resolves the await; :meth:`lend`, called when
+    ``fileno()`` is readable, collects completions and lends the others to
+    the adapter's queue; :meth:`report` marks a lent request handed out.
     """
 
     _ctx = 0  # for close() after a failed __init__
@@ -88,7 +97,6 @@ class Context(EventLike[Request]):
         self._depth = 0
         self._armed = False
         self._stale = 0  # cached requests whose result the user already took
-        self._claim_hook: Optional[Callable[[Request], bool]] = None
 
     # -- fd ownership --------------------------------------------------------------
     @property
@@ -157,22 +165,6 @@ class Context(EventLike[Request]):
         if not self._ctx:
             raise self._closed_error()
         return self._fd
-
-    def prepare(self, op: str, *args: Any) -> Request:
-        """For adapters: the :class:`Request` that ``getattr(ctx, op)(*args)``
-        would submit -- arguments checked, memory pinned, copied or
-        allocated the same way -- but not submitted: hand it to
-        :meth:`submit_awaited`.  *op* names a request method: ``"pread"``,
-        ``"pwrite"``, ``"preadv"``, ``"pwritev"``, ``"fsync"``, ``"fdsync"``
-        or ``"poll"``.  Until it is submitted the request is not
-        :meth:`~Request.done` and reading its result raises
-        ``RuntimeError``; dropping it frees its memory."""
-        if type(op) is not str:
-            raise TypeError(f"op must be a str, not {type(op).__name__!r}")
-        build = _BUILDERS.get(op)
-        if build is None:
-            raise ValueError(f"unknown request {op!r} (one of {', '.join(_BUILDERS)})")
-        return build(self._resfd(), *args)
 
     def pread(self, fd: FdArg, length: int, offset: int) -> Request:
         """Read up to *length* bytes at *offset*; ``result`` is the ``bytes``
@@ -372,10 +364,8 @@ class Context(EventLike[Request]):
     def _forget(self, req: Request) -> None:
         """The user read *req*'s result before it was reported: it must not
         be reported.  Lazy: the cache skips it when it gets there, and is
-        emptied at once when nothing else is left in it."""
-        hook = self._claim_hook
-        if hook is not None and hook(req):
-            return  # it was in the asyncio queue, not in the cache
+        emptied at once when nothing else is left in it.  (Requests lent
+        to an adapter have a :class:`_Lent` home instead: see :meth:`lend`.)"""
         self._stale += 1
         if self._stale >= len(self._cache):
             self._purge()
@@ -539,6 +529,139 @@ class Context(EventLike[Request]):
         """How many requests the kernel has not reported complete yet."""
         return len(self._pending)
 
+    # -- for adapters (butter.asyncio.aio and the like) ----------------------------
+    def prepare(self, op: str, *args: Any) -> Request:
+        """The :class:`Request` that ``getattr(ctx, op)(*args)``
+        would submit -- arguments checked, memory pinned, copied or
+        allocated the same way -- but not submitted: hand it to
+        :meth:`submit_awaited`.  *op* names a request method: ``"pread"``,
+        ``"pwrite"``, ``"preadv"``, ``"pwritev"``, ``"fsync"``, ``"fdsync"``
+        or ``"poll"``.  Until it is submitted the request is not
+        :meth:`~Request.done` and reading its result raises
+        ``RuntimeError``; dropping it frees its memory."""
+        if type(op) is not str:
+            raise TypeError(f"op must be a str, not {type(op).__name__!r}")
+        build = _BUILDERS.get(op)
+        if build is None:
+            raise ValueError(f"unknown request {op!r} (one of {', '.join(_BUILDERS)})")
+        return build(self._resfd(), *args)
+
+    def submit_awaited(self, request: Request, on_done: Callable[[Request], None]) -> None:
+        """Submit *request* (from :meth:`prepare`) for an adapter that awaits
+        it: its completion goes to ``on_done(request)`` and to no one else.
+
+        The contract of *on_done*, the one completion hook:
+
+        * **exactly once**, when the request is done (:meth:`Request.done`
+          is true and its result is recorded): completed by the kernel,
+          refused at submission (``EBADF``...), cancelled, or ended by
+          :meth:`close` with ``OSError(ECANCELED)``;
+        * **where**: inside whichever call of this context collects the
+          completion, on that call's thread -- :meth:`lend`,
+          :meth:`get_events`, :meth:`read_event`, :meth:`read_events`,
+          :meth:`wait`, iteration, reading another request's result (which
+          waits), a submission that finds the ring full, :meth:`cancel` of
+          a request still in a :meth:`batch`, :meth:`close` -- or inside
+          this call if the kernel refuses the request (or at the end of the
+          enclosing :meth:`batch` block, which defers it).  An adapter that
+          drives the context from one event loop thread (and lets nobody
+          else collect) therefore always runs it on that thread;
+        * it should only record the completion (``future.set_result``) and
+          return: it runs in the middle of butter's bookkeeping, must not
+          block and must not call back into the context.  An exception it
+          raises goes to :func:`sys.excepthook`, and the bookkeeping goes
+          on;
+        * the request is **never reported**: not by ``get_events()``,
+          ``read_event(s)()``, ``wait()``, iteration, :meth:`lend` or an
+          adapter's queue.  Reading its :attr:`~Request.result` is always
+          allowed: before completion it waits, collecting completions (so
+          *on_done* runs first, from that call); it consumes nothing.
+
+        ``TypeError`` if *request* is not a :class:`Request` or *on_done*
+        not callable, ``ValueError`` if the context is closed or the request
+        was already submitted or prepared by another context.
+        """
+        if not isinstance(request, Request):
+            raise TypeError(f"request must be a Request, not {type(request).__name__!r}")
+        if not callable(on_done):
+            raise TypeError("on_done must be callable")
+        resfd = self._resfd()
+        if request._owner is not None or request._done:
+            raise ValueError(f"{request!r} was already submitted")
+        cb = request._cb
+        if cb is None or cb.aio_resfd != resfd:
+            raise ValueError("the request was not prepared by this context (see prepare())")
+        request._callback = on_done
+        self._submit_one(request)
+
+    def lend(
+        self,
+        limit: Optional[int],
+        on_consumed: Callable[[Request], None],
+        *,
+        collect: bool = True,
+    ) -> List[Request]:
+        """Hand up to *limit* (``None``: all) completed, unreported requests
+        to an adapter's queue, oldest first, without blocking.
+
+        With *collect* (the default) the context first collects what the
+        kernel has ready (awaited requests go to their *on_done*, see
+        :meth:`submit_awaited`) and drains ``fileno()``, which then signals
+        only new completions: call it when ``fileno()`` is readable (a
+        *limit* of 0 only collects).  With ``collect=False`` it only takes
+        what the context already holds, with no system call.
+
+        The returned requests are *lent*: still not reported, so the rule
+        "a completion is delivered once" holds across the adapter's queue.
+
+        * If the user reads the :attr:`~Request.result` or
+          :attr:`~Request.exception` of a lent request before the adapter
+          hands it out, the read consumes the completion and
+          ``on_consumed(request)`` runs, once, inside that read, on its
+          thread: the adapter must drop the request from its queue (it is
+          never to be reported).  *on_consumed* must not block; exceptions
+          propagate to the reader.
+        * When the adapter hands a lent request to its user it calls
+          :meth:`report`; from then on reading the result calls nothing.
+        * :meth:`close` does not take lent requests back: *on_consumed*
+          may still run for them afterwards (an adapter that cleared its
+          queue just ignores it).
+
+        Requests the context keeps (beyond *limit*) are still held for
+        :meth:`lend`, :meth:`get_events`, :meth:`read_events`... in order.
+        """
+        if limit is not None:
+            limit = check_int("limit", limit)
+            if limit < 0:
+                raise ValueError("limit must not be negative")
+        if collect:
+            ctx = self._check_open()
+            while _drain(self._fd) < 0:
+                retry_or_raise()
+            self._armed = False
+            self._cache.extend(self._harvest_ready(ctx))
+        self._purge()  # consumed requests are never lent
+        out: List[Request] = []
+        self._take_cached(len(self._cache) if limit is None else limit, out)
+        if out:
+            lent = _Lent(on_consumed)
+            for req in out:
+                req._home = lent
+        return out
+
+    def report(self, request: Request) -> None:
+        """The adapter hands *request*, lent by :meth:`lend`, to its user:
+        it counts as reported, and reading its result no longer calls the
+        adapter's *on_consumed*.  Reporting it again does nothing;
+        ``ValueError`` for a request this context holds (not lent)."""
+        if not isinstance(request, Request):
+            raise TypeError(f"request must be a Request, not {type(request).__name__!r}")
+        home = request._home
+        if type(home) is _Lent:
+            request._home = None
+        elif home is not None:
+            raise ValueError(f"{request!r} was not lent by lend()")
+
 
 def _reported(reqs: List[Request]) -> List[Request]:
     """*reqs* go to the user now: their context no longer holds them."""
@@ -548,13 +671,34 @@ def _reported(reqs: List[Request]) -> List[Request]:
 
 
 def _call(req: Request) -> bool:
-    """Run the request's completion callback (asyncio); False if none."""
+    """Run the request's *on_done* hook (:meth:`Context.submit_awaited`);
+    False if it has none.  Exactly once: the hook is cleared before it
+    runs.  It runs in the middle of the bookkeeping (a harvest loop, close):
+    an exception from it goes to ``sys.excepthook`` so that the other
+    completions of the same call are still recorded and delivered."""
     callback = req._callback
     if callback is None:
         return False
     req._callback = None
-    callback(req)
+    try:
+        callback(req)
+    except Exception as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
     return True
+
+
+class _Lent:
+    """The home of the requests lent by one :meth:`Context.lend` call: when
+    the user consumes one (:meth:`Request._claim`), the adapter hears of it
+    through its *on_consumed* instead of the context's cache bookkeeping."""
+
+    __slots__ = ("_on_consumed",)
+
+    def __init__(self, on_consumed: Callable[[Request], None]) -> None:
+        self._on_consumed = on_consumed
+
+    def _forget(self, req: Request) -> None:
+        self._on_consumed(req)
 
 
 #: Memory of requests whose context could not be destroyed: the kernel may

@@ -38,11 +38,18 @@ from ._thin import _offset, _prep
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import TracebackType
-    from typing import Any, Callable, Dict, Optional, Sequence
+    from typing import Any, Callable, Dict, Optional, Protocol, Sequence
 
     from typing_extensions import Buffer
 
     from ._context import Context
+
+    class _Home(Protocol):
+        """Whoever holds a completion not yet reported: its Context (the
+        cache) or an adapter it was lent to (``_Lent``)."""
+
+        def _forget(self, req: Request) -> None: ...
+
 
 __all__ = ["Request"]
 
@@ -61,7 +68,11 @@ class Request:
     a request whose result was read before the :class:`Context` reported
     it is never reported by ``get_events()``, ``read_event(s)()``,
     ``wait()``, iteration or ``Context_async.get()`` (``done()`` alone
-    does not consume it).
+    does not consume it).  Requests an adapter awaits
+    (:meth:`Context.submit_awaited`) are never reported at all.
+
+    Requests come from the request methods of :class:`Context` (or, for
+    adapters, :meth:`Context.prepare`); one is not made directly.
     """
 
     __slots__ = (
@@ -90,14 +101,19 @@ class Request:
         self._keep: Any = None
         self._ptr: Any = None  # pread: where the data lands
         self._copyout: Any = None  # PyPy preadv: (bounce pointers, user buffers)
+        #: The submitting Context, from submission until done (then None).
         self._owner: Optional[Context] = None
+        #: on_done of Context.submit_awaited; cleared when it runs (once).
         self._callback: Optional[Callable[[Request], None]] = None
         self._done = False
         self._cancelled = False
         self._result: Any = None
         self._exception: Optional[OSError] = None
-        #: The Context holding this completion, not yet reported to the user.
-        self._home: Optional[Context] = None
+        #: Who holds this completion, done but not yet reported: its Context
+        #: (in the cache) or a _Lent (an adapter's queue); None otherwise.
+        #: Invariant: set only while done and unreported; cleared exactly
+        #: once, by whoever reports it or by _claim().
+        self._home: Optional[_Home] = None
 
     def done(self) -> bool:
         """True once the request completed (successfully or not)."""
@@ -111,7 +127,8 @@ class Request:
             owner._wait_for(self)
 
     def _claim(self) -> None:
-        """The user took the completion: its context must not report it."""
+        """The user took the completion (read the result first): whoever
+        holds it must not report it."""
         home = self._home
         if home is not None:
             self._home = None
