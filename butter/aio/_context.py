@@ -539,12 +539,14 @@ class Context(EventLike[Request]):
         or ``"poll"``.  Until it is submitted the request is not
         :meth:`~Request.done` and reading its result raises
         ``RuntimeError``; dropping it frees its memory."""
-        if type(op) is not str:
-            raise TypeError(f"op must be a str, not {type(op).__name__!r}")
-        build = _BUILDERS.get(op)
+        build = _BUILDERS.get(op) if type(op) is str else None
         if build is None:
+            if type(op) is not str:
+                raise TypeError(f"op must be a str, not {type(op).__name__!r}")
             raise ValueError(f"unknown request {op!r} (one of {', '.join(_BUILDERS)})")
-        return build(self._resfd(), *args)
+        if not self._ctx:
+            raise self._closed_error()
+        return build(self._fd, *args)
 
     def submit_awaited(self, request: Request, on_done: Callable[[Request], None]) -> None:
         """Submit *request* (from :meth:`prepare`) for an adapter that awaits
@@ -581,15 +583,17 @@ class Context(EventLike[Request]):
         not callable, ``ValueError`` if the context is closed or the request
         was already submitted or prepared by another context.
         """
-        if not isinstance(request, Request):
+        if type(request) is not Request and not isinstance(request, Request):
             raise TypeError(f"request must be a Request, not {type(request).__name__!r}")
         if not callable(on_done):
             raise TypeError("on_done must be callable")
-        resfd = self._resfd()
+        if not self._ctx:
+            raise self._closed_error()
         if request._owner is not None or request._done:
             raise ValueError(f"{request!r} was already submitted")
         cb = request._cb
-        if cb is None or cb.aio_resfd != resfd:
+        # The iocb names the eventfd the kernel signals: it must be ours.
+        if cb is None or cb.aio_resfd != self._fd:
             raise ValueError("the request was not prepared by this context (see prepare())")
         request._callback = on_done
         self._submit_one(request)
