@@ -101,6 +101,8 @@ class Context(EventLike[Request]):
     # -- fd ownership --------------------------------------------------------------
     @property
     def maxevents(self) -> int:
+        """How many requests the kernel's ring holds (more may be submitted:
+        see the class docs)."""
         return self._maxevents
 
     def _check_open(self) -> int:
