@@ -134,10 +134,14 @@ class Context_async(AsyncEventQueue[Request]):
                 except RuntimeError:  # pragma: no cover - the loop is closed
                     pass
 
+        # While _awaiting > 0, _has_room() is true whatever the queue holds:
+        # the reader can change only when it goes 0 -> 1 or 1 -> 0 (closing
+        # and failing re-check it themselves).
         self._awaiting += 1
         try:
             self._context.submit_awaited(req, resolved)
-            self._sync_reader()
+            if self._awaiting == 1:
+                self._sync_reader()
             try:
                 await future
             except BaseException:
@@ -149,7 +153,8 @@ class Context_async(AsyncEventQueue[Request]):
                 raise
         finally:
             self._awaiting -= 1
-            self._sync_reader()
+            if not self._awaiting:
+                self._sync_reader()
         return req.result
 
     # -- requests (coroutines) -------------------------------------------------------
