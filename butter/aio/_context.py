@@ -572,9 +572,10 @@ class Context(EventLike[Request]):
           else collect) therefore always runs it on that thread;
         * it should only record the completion (``future.set_result``) and
           return: it runs in the middle of butter's bookkeeping, must not
-          block and must not call back into the context.  An exception it
-          raises goes to :func:`sys.excepthook`, and the bookkeeping goes
-          on;
+          block and must not call back into the context.  An
+          ``Exception`` it raises goes to :func:`sys.excepthook` and the
+          bookkeeping goes on (``KeyboardInterrupt`` and the like
+          propagate);
         * the request is **never reported**: not by ``get_events()``,
           ``read_event(s)()``, ``wait()``, iteration, :meth:`lend` or an
           adapter's queue.  Reading its :attr:`~Request.result` is always
