@@ -11,6 +11,9 @@ Tools, on the same file and the same random block offsets, same run:
   ``io_submit``, then ``get_events`` until they are all done; repeated
 * ``butter per-request``   -- the same with one ``io_submit`` per read
 * ``Context_async gather`` -- ``asyncio.gather`` of *depth* awaited reads
+* ``Context_async get()``  -- *depth* reads submitted through
+  ``Context_async.context``, collected with ``await get()`` from a queue of
+  ``maxsize=16`` (the queue's path: ``Context.lend``/``report``, refills)
 
 The file is opened with ``O_DIRECT`` so every read goes to the device (no
 page cache): the gain from AIO is the device's parallelism, which depends on
@@ -98,6 +101,22 @@ def bench_async(fd: int, offsets: list[int], depth: int) -> float:
     return asyncio.run(main())
 
 
+def bench_async_queue(fd: int, offsets: list[int], depth: int) -> float:
+    async def main() -> float:
+        async with Context_async(depth, maxsize=16) as ctx:
+            sync = ctx.context
+            t0 = time.perf_counter()
+            for i in range(0, len(offsets), depth):
+                chunk = offsets[i : i + depth]
+                for off in chunk:
+                    sync.pread(fd, BLOCK, off)
+                for _ in chunk:
+                    (await ctx.get()).result  # noqa: B018 - reading it is the point
+            return time.perf_counter() - t0
+
+    return asyncio.run(main())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--file-mib", type=int, default=256)
@@ -120,6 +139,7 @@ def main() -> None:
             ("butter Context batch", lambda o: bench_batch(dfd, o, args.depth)),
             ("butter per-request", lambda o: bench_single(dfd, o, args.depth)),
             ("Context_async gather", lambda o: bench_async(dfd, o, args.depth)),
+            ("Context_async get()", lambda o: bench_async_queue(dfd, o, args.depth)),
         ]:
             offsets = [rng.randrange(blocks) * BLOCK for _ in range(args.reads)]
             secs = fn(offsets)
@@ -145,6 +165,7 @@ def main() -> None:
             ("butter Context batch", bench_batch(fd, offsets, args.depth)),
             ("butter per-request", bench_single(fd, offsets, args.depth)),
             ("Context_async gather", bench_async(fd, offsets, args.depth)),
+            ("Context_async get()", bench_async_queue(fd, offsets, args.depth)),
         ]:
             print(f"    {name:24} {secs / args.reads * 1e6:7.2f} us/read")
         os.close(fd)

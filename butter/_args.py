@@ -38,7 +38,7 @@ from ._lowlevel import ffi
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~15 ms
 
 __all__ = [
-    "RANGES", "FdArg", "PathArg", "check_int", "check_timeout", "check_unsigned", "cython_int",
+    "RANGES", "FdArg", "PathArg", "check_int", "check_timeout", "cython_int",
     "fileno", "name_bytes", "opt_path_bytes", "path_bytes", "to_flags", "to_int",
 ]  # fmt: skip
 
@@ -172,18 +172,6 @@ def cython_int(name: str, value: object, ctype: str) -> int:
     if num < 0 and low == 0:
         raise OverflowError(f"{name} must not be negative ({ctype}), got {_show(num)}")
     raise OverflowError(f"{name} does not fit in a C {ctype}, got {_show(num)}")
-
-
-def check_unsigned(name: str, value: object, maximum: int, ctype: str) -> int:
-    """Transitional (use :func:`to_int`): *value* in ``0 .. maximum``, the
-    range of the C type *ctype* (named in the message, article included:
-    ``"an unsigned int"``); errors as :func:`to_int`."""
-    value = check_int(name, value)
-    if value < 0:
-        raise ValueError(f"{name} must be a non-negative int ({ctype}), got {_show(value)}")
-    if value > maximum:
-        raise OverflowError(f"{name} does not fit in {ctype}, got {_show(value)}")
-    return value
 
 
 # -- fds -----------------------------------------------------------------------------

@@ -9,8 +9,7 @@ event interface from the original Butter: ``read_event()``,
 ``read_events()``, ``wait(timeout)`` and blocking iteration.
 
 The argument converters (:func:`~butter._args.fileno`,
-:func:`~butter._args.check_timeout`, ...) live in :mod:`butter._args`; the
-names re-exported here are transitional.
+:func:`~butter._args.check_timeout`, ...) live in :mod:`butter._args`.
 """
 
 from __future__ import annotations
@@ -19,11 +18,7 @@ import errno
 import os
 from _thread import allocate_lock
 
-# FdArg, check_int, check_unsigned and fileno are transitional re-exports:
-# the argument converters moved to ``butter._args`` (issue 8), and branches
-# written before that still import them from here.  New code imports them
-# from ``butter._args``.
-from ._args import RANGES, FdArg, check_int, check_timeout, check_unsigned, fileno
+from ._args import RANGES, check_timeout
 from ._errors import retry_or_raise
 from ._lowlevel import lib
 
@@ -34,10 +29,7 @@ except ImportError:  # pragma: no cover - other implementations
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~15 ms
 
-__all__ = [
-    "EventLike", "FdArg", "FdOwner", "ReleasedOnGC", "Resource", "check_int", "check_timeout",
-    "check_unsigned", "fileno", "poll_now",
-]  # fmt: skip
+__all__ = ["EventLike", "FdOwner", "ReleasedOnGC", "Resource", "poll_now"]
 
 # ``typing`` costs ~15 ms to import on CPython 3.11; butter keeps it out of
 # the import path and gives the type checker the real generics.

@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 import pytest
-from conftest import assert_clean_error, in_child, open_fds
+from conftest import assert_clean_error, in_child, open_fds, run_python
 
 from butter import aio as A
 from butter._lowlevel import lib
@@ -100,6 +100,46 @@ def test_aligned_buffer(size, alignment):
     if size:
         assert int(ffi.cast("uintptr_t", ffi.from_buffer(buf))) % alignment == 0
         buf[:] = b"x" * size
+
+
+# -- the package ----------------------------------------------------------------------
+SUBMODULES = ["_constants", "_buffers", "_thin", "_request", "_context"]  # bottom first
+
+
+@pytest.mark.parametrize("name", SUBMODULES)
+def test_submodule_imports_first(name):
+    run_python(f"import butter.aio.{name}")
+
+
+def test_submodules_import_only_lower_parts():
+    """No circle: each part imports (at run time) only the parts below it,
+    never the package itself."""
+    import ast
+    import importlib
+
+    for i, name in enumerate(SUBMODULES):
+        module = importlib.import_module(f"butter.aio.{name}")
+        with open(module.__file__) as f:
+            tree = ast.parse(f.read())
+        for node in tree.body:  # module level: TYPE_CHECKING blocks are `if`s
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                assert node.module in SUBMODULES[:i], (name, node.module)
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("butter") for a in node.names), name
+
+
+def test_public_names_and_pickling():
+    import pickle
+
+    for name in A.__all__:
+        obj = getattr(A, name)
+        if callable(obj):
+            assert obj.__module__ == "butter.aio", name
+    for name in ("Context", "IoEvent", "Iocb", "Request"):
+        assert getattr(A, name).__module__ == "butter.aio"
+    ev = A.IoEvent(1, 0x1000, 4096, 0, None)  # picklable before the split: still
+    assert pickle.loads(pickle.dumps(ev)) == ev
+    assert pickle.dumps(ev).count(b"butter.aio") == 1 and b"_thin" not in pickle.dumps(ev)
 
 
 # -- thin wrappers -----------------------------------------------------------------
@@ -552,6 +592,196 @@ def test_close_in_fork_child_leaves_parent_alone(ctx, datafile):
     finally:
         os.close(r)
         os.close(w)
+
+
+# -- the adapter interface (prepare, submit_awaited, lend, report) -----------------------
+def test_prepare_builds_without_submitting(ctx, datafile):
+    _path, fd, data = datafile
+    req = ctx.prepare("pread", fd, 5, 0)
+    assert isinstance(req, A.Request) and not req.done() and ctx.pending == 0
+    assert "unsubmitted" in repr(req)
+    with pytest.raises(RuntimeError, match="never submitted"):
+        _ = req.result
+    assert ctx.get_events(0, 10, 0) == []
+    for op, args in [
+        ("pwrite", (fd, b"x", 0)),
+        ("preadv", (fd, [bytearray(2)], 0)),
+        ("pwritev", (fd, [b"ab"], 0)),
+        ("fsync", (fd,)),
+        ("fdsync", (fd,)),
+        ("poll", (fd, select.POLLIN)),
+    ]:
+        r = ctx.prepare(op, *args)
+        assert r.op == op and not r.done()
+    done = []
+    ctx.submit_awaited(req, done.append)
+    assert req.result == data[:5] and done == [req]
+
+
+def test_prepare_checks_like_the_methods(datafile):
+    _path, fd, _data = datafile
+
+    def prepare(*args):
+        with A.Context(4) as ctx:
+            ctx.prepare(*args)
+
+    for args in [
+        (5, fd),
+        ("nope", fd),
+        ("pread", fd),
+        ("pread", fd, -1, 0),
+        ("pread", fd, 1, 2**64),
+        ("pread", -1, 1, 0),
+        ("pwrite", fd, "text", 0),
+        ("preadv", fd, [b"x"], 0),
+        ("fsync", None),
+        ("poll", fd, 2**20),
+    ]:
+        assert_clean_error(prepare, *args)
+    closed = A.Context(1)
+    closed.close()
+    with pytest.raises(ValueError, match="closed"):
+        closed.prepare("fsync", fd)
+
+
+def test_submit_awaited_hook_exactly_once_never_reported(ctx, datafile):
+    _path, fd, data = datafile
+    calls = []
+    reqs = [ctx.prepare("pread", fd, 4, i) for i in range(20)]
+    for r in reqs:
+        ctx.submit_awaited(r, calls.append)
+    plain = ctx.pread(fd, 1, 0)
+    got = []
+    while len(calls) < 20 or not got:
+        got += ctx.get_events(1, 100, timeout=5)  # collects: runs the hooks
+    assert got == [plain]  # awaited requests are never reported
+    assert sorted(map(id, calls)) == sorted(map(id, reqs))
+    assert all(r.done() and r.result == data[r.offset : r.offset + 4] for r in reqs)
+    assert ctx.get_events(0, 100, 0) == [] and ctx.wait(0) is None
+    # Reading the result before completion waits; the hook runs first.
+    order = []
+    r = ctx.prepare("fsync", fd)
+    ctx.submit_awaited(r, lambda req: order.append("hook"))
+    assert r.result == 0
+    order.append("result")
+    assert order == ["hook", "result"]
+
+
+def test_submit_awaited_refused_cancelled_closed(datafile):
+    _path, fd, _data = datafile
+    r, w = os.pipe()
+    try:
+        ctx = A.Context(8)
+        calls = []
+        bad = ctx.prepare("pread", 2**31 - 1, 1, 0)
+        ctx.submit_awaited(bad, calls.append)  # refused: the hook runs in here
+        assert calls == [bad] and bad.exception.errno == errno.EBADF
+        assert ctx.get_events(0, 10, 0) == []
+        with ctx.batch():
+            deferred = ctx.prepare("fsync", fd)
+            ctx.submit_awaited(deferred, calls.append)
+            assert calls == [bad]  # deferred with the block
+            assert ctx.cancel(deferred) is True
+            assert calls == [bad, deferred]
+        assert deferred.exception.errno == errno.ECANCELED
+        poll = ctx.prepare("poll", r, select.POLLIN)
+        ctx.submit_awaited(poll, calls.append)
+        later = ctx.prepare("poll", r, select.POLLIN)
+        ctx.close()  # ends the in-flight poll: its hook runs inside close()
+        assert calls == [bad, deferred, poll]
+        assert poll.exception.errno == errno.ECANCELED
+        with pytest.raises(ValueError, match="closed"):
+            ctx.submit_awaited(later, calls.append)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_submit_awaited_bad_input(ctx, datafile):
+    _path, fd, _data = datafile
+    req = ctx.prepare("fsync", fd)
+    with pytest.raises(TypeError):
+        ctx.submit_awaited("request", print)
+    with pytest.raises(TypeError):
+        ctx.submit_awaited(req, None)
+    ctx.submit_awaited(req, lambda r: None)
+    with pytest.raises(ValueError, match="already submitted"):
+        ctx.submit_awaited(req, lambda r: None)
+    with pytest.raises(ValueError, match="already submitted"):
+        ctx.submit_awaited(ctx.fsync(fd), lambda r: None)
+    other = A.Context(1)
+    try:
+        with pytest.raises(ValueError, match="not prepared by this context"):
+            ctx.submit_awaited(other.prepare("fsync", fd), lambda r: None)
+    finally:
+        other.close()
+    with pytest.raises(ValueError, match="not prepared"):
+        ctx.submit_awaited(A.Request("fsync", fd, 0), lambda r: None)
+    assert req.result == 0
+
+
+def test_raising_hook_goes_to_excepthook(ctx, datafile, monkeypatch):
+    _path, fd, data = datafile
+    seen = []
+    monkeypatch.setattr(sys, "excepthook", lambda t, v, tb: seen.append(v))
+
+    def bad_hook(req):
+        raise KeyError("boom")
+
+    reqs = [ctx.prepare("pread", fd, 2, i) for i in range(4)]
+    for r in reqs:
+        ctx.submit_awaited(r, bad_hook)
+    plain = ctx.pread(fd, 2, 10)
+    got = []
+    while len(seen) < 4 or not got:
+        got += ctx.get_events(1, 10, timeout=5)
+    assert got == [plain] and all(isinstance(e, KeyError) for e in seen)
+    assert [r.result for r in reqs] == [data[i : i + 2] for i in range(4)]
+    assert ctx.pending == 0
+
+
+def test_lend_and_report(ctx, datafile):
+    _path, fd, data = datafile
+    consumed = []
+    reqs = [ctx.pread(fd, 2, i) for i in range(6)]
+    awaited = ctx.prepare("fsync", fd)
+    done = []
+    ctx.submit_awaited(awaited, done.append)
+    # Buffered reads complete inside io_submit: one lend collects them all.
+    select.select([ctx], [], [], 5)
+    lent = ctx.lend(2, consumed.append)  # collects; the oldest first
+    assert lent == reqs[:2]
+    while ctx.pending:
+        select.select([ctx], [], [], 5)
+        ctx.lend(0, consumed.append)  # limit 0: only collects
+    assert done == [awaited]  # the awaited one went to its hook
+    rest = ctx.lend(None, consumed.append, collect=False)
+    assert rest == reqs[2:]
+    assert ctx.get_events(0, 10, 0) == []  # lent: not the context's to report
+    # A lent request whose result is read: the lender hears of it, once.
+    assert reqs[3].result == data[3:5]
+    assert reqs[3].result == data[3:5]
+    assert consumed == [reqs[3]]
+    # Reported: reading it calls nothing.
+    ctx.report(reqs[0])
+    ctx.report(reqs[0])  # again: nothing
+    assert reqs[0].result == data[0:2] and consumed == [reqs[3]]
+    # Requests the context still holds cannot be reported.
+    held = ctx.pread(fd, 1, 0)
+    while not held.done():
+        ctx.lend(0, consumed.append)  # collected, held by the context
+    with pytest.raises(ValueError, match="not lent"):
+        ctx.report(held)
+    with pytest.raises(TypeError):
+        ctx.report("request")
+    with pytest.raises(ValueError):
+        ctx.lend(-1, consumed.append)
+    with pytest.raises(TypeError):
+        ctx.lend("1", consumed.append)
+    ctx.close()
+    assert ctx.lend(None, consumed.append, collect=False) == []
+    with pytest.raises(ValueError, match="closed"):
+        ctx.lend(None, consumed.append)
 
 
 # -- bad input ---------------------------------------------------------------------------------

@@ -21,12 +21,10 @@ import sys
 import pytest
 from conftest import assert_clean_error
 
-from butter import _args, _fd
 from butter._args import (
     RANGES,
     check_int,
     check_timeout,
-    check_unsigned,
     cython_int,
     fileno,
     name_bytes,
@@ -171,22 +169,6 @@ def test_cython_int(ctype):
     for value in (low - 1, high + 1, -(2**100), 2**100):
         with pytest.raises(OverflowError, match="n "):
             cython_int("n", value, ctype)
-
-
-# -- transitional names ------------------------------------------------------------------
-def test_fd_module_reexports_the_same_objects():
-    for name in ("fileno", "check_int", "check_unsigned", "check_timeout"):
-        assert getattr(_fd, name) is getattr(_args, name)
-
-
-def test_check_unsigned():
-    assert check_unsigned("len", 5, 10, "a size") == 5
-    with pytest.raises(ValueError, match="non-negative"):
-        check_unsigned("len", -1, 10, "a size")
-    with pytest.raises(OverflowError, match="len does not fit in a size"):
-        check_unsigned("len", 11, 10, "a size")
-    with pytest.raises(TypeError):
-        check_unsigned("len", True, 10, "a size")
 
 
 # -- fds --------------------------------------------------------------------------------

@@ -18,6 +18,13 @@ objects of requests submitted through :attr:`Context_async.context` (the
 sync API); awaited requests never appear there, and neither do requests
 whose ``result``/``exception`` was read before ``get()`` returned them (a
 completion is delivered once, see :class:`~butter.aio.Request`).
+
+It drives the context only through its documented adapter interface
+(:meth:`~butter.aio.Context.prepare`,
+:meth:`~butter.aio.Context.submit_awaited`, :meth:`~butter.aio.Context.lend`,
+:meth:`~butter.aio.Context.report`): the queue holds lent requests, and a
+lent request whose result is read leaves the queue through the
+*on_consumed* hook.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import asyncio
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from ..aio import IOCB_CMD_FDSYNC, IOCB_CMD_FSYNC, Context, Request
+from ..aio import Context, Request
 from ._queue import AsyncEventQueue
 
 if TYPE_CHECKING:
@@ -44,7 +51,7 @@ class Context_async(AsyncEventQueue[Request]):
         self._awaiting = 0
         self._context = Context(maxevents)
         super().__init__(self._context, maxsize)
-        self._context._claim_hook = _drop_claimed(weakref.ref(self))
+        self._on_consumed = _drop_consumed(weakref.ref(self))
 
     @property
     def context(self) -> Context:
@@ -57,7 +64,7 @@ class Context_async(AsyncEventQueue[Request]):
         """Requests the kernel has not reported complete yet."""
         return self._context.pending
 
-    # -- the reader ----------------------------------------------------------------
+    # -- the reader: Context.lend() fills the queue, Context.report() empties it ---
     def _has_room(self) -> bool:
         # Awaited completions must always be collected, full queue or not.
         return self._awaiting > 0 or super()._has_room()
@@ -65,28 +72,54 @@ class Context_async(AsyncEventQueue[Request]):
     def _on_readable(self) -> None:
         if self._closed or self._error is not None:
             return
-        context = self._context
-        try:
-            # Resolves the awaited requests; queues the others (even when the
-            # queue is full: awaited completions must never wait behind them).
-            context._cache.extend(context._read_from_kernel())
-        except BlockingIOError:
-            pass
-        except OSError as exc:
-            self._fail(exc)
-            return
-        if context._cache:
-            self._pull()
+        # Collects even when the queue is full (room 0): awaited completions
+        # must never wait behind queued ones; the rest stay in the context.
+        self._lend(True)
         self._sync_reader()
 
     def _pull(self) -> None:
-        self._context._purge()  # consumed requests are never queued
-        super()._pull()
+        """Called with the queue empty: what the context holds, else what
+        the kernel has ready (the generic queue's rule, with lending)."""
+        if self._closed or self._error is not None:
+            return
+        if not self._lend(False):
+            self._lend(True)
+
+    def _lend(self, collect: bool) -> int:
+        """Borrow completed requests from the context, up to ``maxsize``
+        queued; wake one getter per request added."""
+        items = self._items
+        maxsize = self._maxsize
+        room = None if maxsize <= 0 else max(maxsize - len(items), 0)
+        try:
+            got = self._context.lend(room, self._on_consumed, collect=collect)
+        except OSError as exc:
+            self._fail(exc)
+            return 0
+        items.extend(got)
+        added = len(got)
+        getters = self._getters
+        while added > 0 and getters:
+            getter = getters.popleft()
+            if not getter.done():
+                getter.set_result(None)
+                added -= 1
+        return len(got)
 
     def _take(self) -> Request:
-        self._context._purge()
-        req = super()._take()
-        req._home = None  # reported: reading its result consumes nothing more
+        items = self._items
+        req = items.popleft()
+        self._context.report(req)  # the user has it: reading it consumes nothing more
+        # While the reader is registered the context holds nothing more that
+        # fits, so there is nothing to refill: the hot path.
+        if not self._reading:
+            if self._has_room():
+                items.extend(self._context.lend(1, self._on_consumed, collect=False))
+            self._sync_reader()
+        # (Q1) as in AsyncEventQueue._take: whoever takes an item passes the
+        # wake-up on while items remain.
+        if items and self._getters:
+            self._wake_next()
         return req
 
     async def _run(self, req: Request) -> Any:
@@ -101,15 +134,18 @@ class Context_async(AsyncEventQueue[Request]):
                 except RuntimeError:  # pragma: no cover - the loop is closed
                     pass
 
-        req._callback = resolved
+        # While _awaiting > 0, _has_room() is true whatever the queue holds:
+        # the reader can change only when it goes 0 -> 1 or 1 -> 0 (closing
+        # and failing re-check it themselves).
         self._awaiting += 1
         try:
-            self._context._submit_one(req)
-            self._sync_reader()
+            self._context.submit_awaited(req, resolved)
+            if self._awaiting == 1:
+                self._sync_reader()
             try:
                 await future
             except BaseException:
-                if not req._done and not self._closed:
+                if not req.done() and not self._closed:
                     try:
                         self._context.cancel(req)  # best effort
                     except (OSError, ValueError):
@@ -117,44 +153,45 @@ class Context_async(AsyncEventQueue[Request]):
                 raise
         finally:
             self._awaiting -= 1
-            self._sync_reader()
+            if not self._awaiting:
+                self._sync_reader()
         return req.result
 
     # -- requests (coroutines) -------------------------------------------------------
     async def pread(self, fd: FdArg, length: int, offset: int) -> bytes:
         """Read up to *length* bytes at *offset*; return them."""
-        result: bytes = await self._run(self._context._prep_pread(fd, length, offset))
+        result: bytes = await self._run(self._context.prepare("pread", fd, length, offset))
         return result
 
     async def pwrite(self, fd: FdArg, data: Buffer, offset: int) -> int:
         """Write *data* at *offset*; return the count written."""
-        result: int = await self._run(self._context._prep_pwrite(fd, data, offset))
+        result: int = await self._run(self._context.prepare("pwrite", fd, data, offset))
         return result
 
     async def preadv(self, fd: FdArg, buffers: Sequence[Buffer], offset: int) -> int:
         """Read into the writable *buffers* at *offset*; return the count."""
-        result: int = await self._run(self._context._prep_vec("preadv", fd, buffers, offset))
+        result: int = await self._run(self._context.prepare("preadv", fd, buffers, offset))
         return result
 
     async def pwritev(self, fd: FdArg, buffers: Sequence[Buffer], offset: int) -> int:
         """Write *buffers* at *offset*; return the count."""
-        result: int = await self._run(self._context._prep_vec("pwritev", fd, buffers, offset))
+        result: int = await self._run(self._context.prepare("pwritev", fd, buffers, offset))
         return result
 
     async def fsync(self, fd: FdArg) -> int:
         """``fsync(fd)``; returns 0."""
-        result: int = await self._run(self._context._prep_sync("fsync", IOCB_CMD_FSYNC, fd))
+        result: int = await self._run(self._context.prepare("fsync", fd))
         return result
 
     async def fdsync(self, fd: FdArg) -> int:
         """``fdatasync(fd)``; returns 0."""
-        result: int = await self._run(self._context._prep_sync("fdsync", IOCB_CMD_FDSYNC, fd))
+        result: int = await self._run(self._context.prepare("fdsync", fd))
         return result
 
     async def poll(self, fd: FdArg, events: int) -> int:
         """Wait (in the kernel, ``IOCB_CMD_POLL``) for *events* on *fd*;
         return the revents mask.  Cancelling the await cancels the poll."""
-        result: int = await self._run(self._context._prep_poll(fd, events))
+        result: int = await self._run(self._context.prepare("poll", fd, events))
         return result
 
     def __repr__(self) -> str:
@@ -163,20 +200,20 @@ class Context_async(AsyncEventQueue[Request]):
         return f"<Context_async fd={self._fd} pending={self._context.pending}>"
 
 
-def _drop_claimed(ref: weakref.ReferenceType[Context_async]) -> Callable[[Request], bool]:
-    """The context's hook for a request whose result was read while it
-    waited in the queue: take it out (True), or False if it is not there
-    (then it is in the context's cache, which skips it)."""
+def _drop_consumed(ref: weakref.ReferenceType[Context_async]) -> Callable[[Request], None]:
+    """The *on_consumed* hook given to :meth:`Context.lend`: a lent request
+    whose result was read while it waited in the queue leaves the queue
+    (it is never returned by ``get()``), and reading resumes if that made
+    room.  A weak reference: requests must not keep a dropped queue alive."""
 
-    def drop(req: Request) -> bool:
+    def drop(req: Request) -> None:
         queue = ref()
         if queue is None:
-            return False
+            return
         try:
             queue._items.remove(req)
         except ValueError:
-            return False
+            return  # the queue was closed (and cleared) since
         queue._sync_reader()  # room again: resume reading
-        return True
 
     return drop

@@ -235,6 +235,33 @@ def test_cloexec_and_no_leak(datafile):
     assert _aio_contexts() == nr
 
 
+def test_uses_only_the_documented_context_interface():
+    """butter.asyncio.aio touches private attributes only of itself (``self``,
+    ``super()``, or ``queue``: itself behind a weak reference) -- never of the
+    Context or of a Request, which it drives through prepare(),
+    submit_awaited(), lend(), report(), cancel() and done()/result."""
+    import ast
+
+    import butter.asyncio.aio as module
+
+    with open(module.__file__) as f:
+        tree = ast.parse(f.read())
+    offenders = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        name = node.attr
+        if not name.startswith("_") or (name.startswith("__") and name.endswith("__")):
+            continue
+        base = node.value
+        if isinstance(base, ast.Name) and base.id in ("self", "queue"):
+            continue
+        if isinstance(base, ast.Call) and getattr(base.func, "id", None) == "super":
+            continue  # the queue base class's own hooks
+        offenders.append(f"line {node.lineno}: {ast.unparse(node)}")
+    assert offenders == []
+
+
 def _aio_contexts() -> int:
     """AIO contexts alive in this process (each maps its ring as /[aio]);
     /proc/sys/fs/aio-nr is machine-wide and moves with other processes."""
