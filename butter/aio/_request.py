@@ -92,6 +92,9 @@ class Request:
         "offset",
         "op",
     )
+    op: str
+    fd: int
+    offset: int
 
     def __init__(self, op: str, fd: int, offset: int) -> None:
         self.op = op

@@ -37,7 +37,7 @@ from ._constants import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, Iterable, List, Optional, Tuple
+    from typing import Any, ClassVar, Dict, Iterable, List, Optional, Tuple
 
     Timeout = Optional[float]
 
@@ -69,6 +69,11 @@ class Iocb:
     """
 
     __slots__ = ("__weakref__", "_cb", "_ctx", "_keep", "buf", "data", "fd", "offset", "opcode")
+    opcode: int
+    fd: int
+    buf: Any
+    offset: int
+    data: int
 
     def __init__(
         self,
@@ -153,6 +158,11 @@ class IoEvent:
     submitted through :func:`io_submit`)."""
 
     __slots__ = ("data", "iocb", "obj", "res", "res2")
+    data: int
+    obj: int
+    res: int
+    res2: int
+    iocb: Optional[Iocb]
 
     def __init__(self, data: int, obj: int, res: int, res2: int, iocb: Optional[Iocb]) -> None:
         self.data = data
@@ -175,7 +185,7 @@ class IoEvent:
             other.iocb,
         )
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]
 
 
 #: ctx id -> {iocb address: Iocb} for thin-layer iocbs the kernel may use.
