@@ -149,7 +149,10 @@ class AsyncEventQueue(ReleasedOnGC, Generic[E]):
             while room > 0 and cache:
                 items.append(cache.popleft())
                 room -= 1
-        added = len(items) - before
+        self._wake_getters(len(items) - before)
+
+    def _wake_getters(self, added: int) -> None:
+        """Wake one waiting getter per item just queued (*added* of them)."""
         getters = self._getters
         while added > 0 and getters:
             getter = getters.popleft()

@@ -97,13 +97,7 @@ class Context_async(AsyncEventQueue[Request]):
             self._fail(exc)
             return 0
         items.extend(got)
-        added = len(got)
-        getters = self._getters
-        while added > 0 and getters:
-            getter = getters.popleft()
-            if not getter.done():
-                getter.set_result(None)
-                added -= 1
+        self._wake_getters(len(got))
         return len(got)
 
     def _take(self) -> Request:

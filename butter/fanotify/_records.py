@@ -15,6 +15,7 @@ from .. import _errors  # noqa: F401  (first: it checks the compiled module's bu
 from .._cstruct import cstruct
 from .._fd import Resource
 from .._lowlevel import ffi, lib
+from .._mask import FileEventFlags, set_mask_flags
 from ._constants import mask_names
 
 TYPE_CHECKING = False
@@ -201,11 +202,7 @@ _close = os.close
 _strerror = os.strerror
 
 
-def _flag(bit: int, doc: str) -> property:
-    return property(lambda self: self.mask & bit != 0, doc=doc)
-
-
-class FanotifyEvent(Resource):
+class FanotifyEvent(Resource, FileEventFlags):
     """One fanotify event.
 
     ``mask`` is the ``FAN_*`` bits, ``pid`` the process (or thread, with
@@ -364,23 +361,10 @@ class FanotifyEvent(Resource):
             parts.append(f"info={list(self.info)!r}")
         return f"<FanotifyEvent {' '.join(parts)}>"
 
-    # Boolean views of the mask (set below); declared for type checkers.
-    access_event: bool
-    modify_event: bool
-    attrib_event: bool
-    close_write_event: bool
-    close_nowrite_event: bool
-    close_event: bool
-    open_event: bool
+    # Boolean views of the mask beyond the shared ones (set below), for type checkers.
     open_exec_event: bool
-    moved_from_event: bool
-    moved_to_event: bool
     move_event: bool
     rename_event: bool
-    create_event: bool
-    delete_event: bool
-    delete_self_event: bool
-    move_self_event: bool
     fs_error_event: bool
     access_perm_event: bool
     open_perm_event: bool
@@ -389,41 +373,40 @@ class FanotifyEvent(Resource):
     perm_event: bool
     mnt_attach_event: bool
     mnt_detach_event: bool
-    overflow_event: bool
-    is_dir_event: bool
 
 
 _PERM = _M.FAN_OPEN_PERM | _M.FAN_ACCESS_PERM | _M.FAN_OPEN_EXEC_PERM | _M.FAN_PRE_ACCESS
-for _name, _bit, _doc in (
-    ("access_event", _M.FAN_ACCESS, "The file was read."),
-    ("modify_event", _M.FAN_MODIFY, "The file was written."),
-    ("attrib_event", _M.FAN_ATTRIB, "Metadata changed (FID modes)."),
-    ("close_write_event", _M.FAN_CLOSE_WRITE, "Closed after being opened for writing."),
-    ("close_nowrite_event", _M.FAN_CLOSE_NOWRITE, "Closed, not opened for writing."),
-    ("close_event", _M.FAN_CLOSE, "Closed (either way)."),
-    ("open_event", _M.FAN_OPEN, "Opened."),
-    ("open_exec_event", _M.FAN_OPEN_EXEC, "Opened to be executed."),
-    ("moved_from_event", _M.FAN_MOVED_FROM, "Renamed away (old name; FID modes)."),
-    ("moved_to_event", _M.FAN_MOVED_TO, "Renamed here (new name; FID modes)."),
-    ("move_event", _M.FAN_MOVE, "Either half of a rename (FID modes)."),
-    ("rename_event", _M.FAN_RENAME, "Renamed: old and new name in one event."),
-    ("create_event", _M.FAN_CREATE, "Created in a watched directory (FID modes)."),
-    ("delete_event", _M.FAN_DELETE, "Deleted from a watched directory (FID modes)."),
-    ("delete_self_event", _M.FAN_DELETE_SELF, "The marked inode was deleted."),
-    ("move_self_event", _M.FAN_MOVE_SELF, "The marked inode was moved."),
-    ("fs_error_event", _M.FAN_FS_ERROR, "A filesystem error (see the ErrorInfo record)."),
-    ("access_perm_event", _M.FAN_ACCESS_PERM, "A read waits for allow()/deny()."),
-    ("open_perm_event", _M.FAN_OPEN_PERM, "An open waits for allow()/deny()."),
-    ("open_exec_perm_event", _M.FAN_OPEN_EXEC_PERM, "An exec open waits for allow()/deny()."),
-    ("pre_access_event", _M.FAN_PRE_ACCESS, "Pre-content access waits for a response."),
-    ("perm_event", _PERM, "Any event that needs allow()/deny()."),
-    ("mnt_attach_event", _M.FAN_MNT_ATTACH, "A mount was attached (FAN_REPORT_MNT)."),
-    ("mnt_detach_event", _M.FAN_MNT_DETACH, "A mount was detached (FAN_REPORT_MNT)."),
-    ("overflow_event", _M.FAN_Q_OVERFLOW, "The kernel queue overflowed: events were lost."),
-    ("is_dir_event", _M.FAN_ONDIR, "The subject is a directory (if FAN_ONDIR was marked)."),
-):
-    setattr(FanotifyEvent, _name, _flag(_bit, _doc))
-del _name, _bit, _doc
+set_mask_flags(
+    FanotifyEvent,
+    (
+        ("access_event", _M.FAN_ACCESS, "The file was read."),
+        ("modify_event", _M.FAN_MODIFY, "The file was written."),
+        ("attrib_event", _M.FAN_ATTRIB, "Metadata changed (FID modes)."),
+        ("close_write_event", _M.FAN_CLOSE_WRITE, "Closed after being opened for writing."),
+        ("close_nowrite_event", _M.FAN_CLOSE_NOWRITE, "Closed, not opened for writing."),
+        ("close_event", _M.FAN_CLOSE, "Closed (either way)."),
+        ("open_event", _M.FAN_OPEN, "Opened."),
+        ("open_exec_event", _M.FAN_OPEN_EXEC, "Opened to be executed."),
+        ("moved_from_event", _M.FAN_MOVED_FROM, "Renamed away (old name; FID modes)."),
+        ("moved_to_event", _M.FAN_MOVED_TO, "Renamed here (new name; FID modes)."),
+        ("move_event", _M.FAN_MOVE, "Either half of a rename (FID modes)."),
+        ("rename_event", _M.FAN_RENAME, "Renamed: old and new name in one event."),
+        ("create_event", _M.FAN_CREATE, "Created in a watched directory (FID modes)."),
+        ("delete_event", _M.FAN_DELETE, "Deleted from a watched directory (FID modes)."),
+        ("delete_self_event", _M.FAN_DELETE_SELF, "The marked inode was deleted."),
+        ("move_self_event", _M.FAN_MOVE_SELF, "The marked inode was moved."),
+        ("fs_error_event", _M.FAN_FS_ERROR, "A filesystem error (see the ErrorInfo record)."),
+        ("access_perm_event", _M.FAN_ACCESS_PERM, "A read waits for allow()/deny()."),
+        ("open_perm_event", _M.FAN_OPEN_PERM, "An open waits for allow()/deny()."),
+        ("open_exec_perm_event", _M.FAN_OPEN_EXEC_PERM, "An exec open waits for allow()/deny()."),
+        ("pre_access_event", _M.FAN_PRE_ACCESS, "Pre-content access waits for a response."),
+        ("perm_event", _PERM, "Any event that needs allow()/deny()."),
+        ("mnt_attach_event", _M.FAN_MNT_ATTACH, "A mount was attached (FAN_REPORT_MNT)."),
+        ("mnt_detach_event", _M.FAN_MNT_DETACH, "A mount was detached (FAN_REPORT_MNT)."),
+        ("overflow_event", _M.FAN_Q_OVERFLOW, "The kernel queue overflowed: events were lost."),
+        ("is_dir_event", _M.FAN_ONDIR, "The subject is a directory (if FAN_ONDIR was marked)."),
+    ),
+)
 
 
 # -- the parser ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from .._args import FdArg, PathArg, fileno, path_bytes, to_flags, to_int
 from .._errors import retry_or_raise
 from .._fd import E, EventLike
 from .._lowlevel import ffi, lib
+from .._mask import FileEventFlags, set_mask_flags
 from ._constants import (
     _INIT_FLAGS,
     _WATCH_FLAGS,
@@ -52,54 +53,37 @@ _FS_ENCODING = sys.getfilesystemencoding()
 _FS_ERRORS = sys.getfilesystemencodeerrors()
 
 
-def _flag(bit: int, doc: str) -> property:
-    return property(lambda self: self[1] & bit != 0, doc=doc)
-
-
-class _EventFlags:
+class _EventFlags(FileEventFlags):
     """Boolean views of the mask (item 1) of InotifyEvent and PathEvent."""
 
     __slots__ = ()
-    access_event: bool
-    modify_event: bool
-    attrib_event: bool
-    close_write_event: bool
-    close_nowrite_event: bool
-    close_event: bool
-    open_event: bool
-    moved_from_event: bool
-    moved_to_event: bool
-    create_event: bool
-    delete_event: bool
-    delete_self_event: bool
-    move_self_event: bool
     unmount_event: bool
-    overflow_event: bool
     ignored_event: bool
-    is_dir_event: bool
 
 
-for _name, _bit, _doc in (
-    ("access_event", IN_ACCESS, "The file was read."),
-    ("modify_event", IN_MODIFY, "The file was written."),
-    ("attrib_event", IN_ATTRIB, "Metadata changed."),
-    ("close_write_event", IN_CLOSE_WRITE, "Closed after being opened for writing."),
-    ("close_nowrite_event", IN_CLOSE_NOWRITE, "Closed, not opened for writing."),
-    ("close_event", IN_CLOSE, "Closed (either way)."),
-    ("open_event", IN_OPEN, "Opened."),
-    ("moved_from_event", IN_MOVED_FROM, "Renamed away (old name)."),
-    ("moved_to_event", IN_MOVED_TO, "Renamed here (new name)."),
-    ("create_event", IN_CREATE, "Created in the watched directory."),
-    ("delete_event", IN_DELETE, "Deleted from the watched directory."),
-    ("delete_self_event", IN_DELETE_SELF, "The watched inode was deleted."),
-    ("move_self_event", IN_MOVE_SELF, "The watched inode was moved."),
-    ("unmount_event", IN_UNMOUNT, "The filesystem was unmounted."),
-    ("overflow_event", IN_Q_OVERFLOW, "The kernel queue overflowed: events were lost."),
-    ("ignored_event", IN_IGNORED, "The watch is gone (removed, or its inode)."),
-    ("is_dir_event", IN_ISDIR, "The subject is a directory."),
-):
-    setattr(_EventFlags, _name, _flag(_bit, _doc))
-del _name, _bit, _doc
+set_mask_flags(
+    _EventFlags,
+    (
+        ("access_event", IN_ACCESS, "The file was read."),
+        ("modify_event", IN_MODIFY, "The file was written."),
+        ("attrib_event", IN_ATTRIB, "Metadata changed."),
+        ("close_write_event", IN_CLOSE_WRITE, "Closed after being opened for writing."),
+        ("close_nowrite_event", IN_CLOSE_NOWRITE, "Closed, not opened for writing."),
+        ("close_event", IN_CLOSE, "Closed (either way)."),
+        ("open_event", IN_OPEN, "Opened."),
+        ("moved_from_event", IN_MOVED_FROM, "Renamed away (old name)."),
+        ("moved_to_event", IN_MOVED_TO, "Renamed here (new name)."),
+        ("create_event", IN_CREATE, "Created in the watched directory."),
+        ("delete_event", IN_DELETE, "Deleted from the watched directory."),
+        ("delete_self_event", IN_DELETE_SELF, "The watched inode was deleted."),
+        ("move_self_event", IN_MOVE_SELF, "The watched inode was moved."),
+        ("unmount_event", IN_UNMOUNT, "The filesystem was unmounted."),
+        ("overflow_event", IN_Q_OVERFLOW, "The kernel queue overflowed: events were lost."),
+        ("ignored_event", IN_IGNORED, "The watch is gone (removed, or its inode)."),
+        ("is_dir_event", IN_ISDIR, "The subject is a directory."),
+    ),
+    index=1,
+)
 
 
 # The field types, for type checkers; at run time plain namedtuples (importing
