@@ -9,6 +9,8 @@ import ast
 import os
 import pickle
 import pkgutil
+import subprocess
+import sys
 
 import pytest
 from conftest import run_python
@@ -41,6 +43,21 @@ def test_every_module_imports_first_in_a_fresh_interpreter(module):
     proc = run_python(f"import {module}\n", check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "", "importing must not print (a CLI ran?)"
+
+
+@pytest.mark.parametrize("package", ["butter.inotify", "butter.fanotify"])
+def test_a_cli_runs_once_as_the_package_main(package):
+    # python -m on a module that the package imports runs it twice (runpy
+    # warns); a package's __main__ is imported by nothing else.
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", "-m", package, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"usage: python -m {package}")
+    assert proc.stderr == ""
 
 
 # -- no import circles -------------------------------------------------------------
@@ -151,6 +168,7 @@ def test_package_init_imports_no_submodule_that_imports_it_back():
 
 # -- pickling every event type in a fresh process ------------------------------------
 def _events() -> list[object]:
+    from butter.aio import IoEvent
     from butter.fanotify import (
         FAN_CREATE,
         FAN_EVENT_INFO_TYPE_DFID_NAME,
@@ -161,6 +179,7 @@ def _events() -> list[object]:
     from butter.inotify import IN_CREATE, IN_MOVE, InotifyEvent, PathEvent
     from butter.pidfd import ProcessExit
     from butter.signalfd import Signal
+    from butter.timerfd import TimerSpec
 
     events: list[object] = [
         InotifyEvent(1, IN_CREATE, 0, "a"),
@@ -173,6 +192,8 @@ def _events() -> list[object]:
         ),
         ProcessExit(1234, 1, 3),
         Signal(*range(len(Signal._fields))),
+        TimerSpec(1.5, 0.25),
+        IoEvent(7, 0x1000, 4096, 0, None),
     ]
     try:
         from butter.seccomp import Notification, NotificationResponse
@@ -187,7 +208,10 @@ def _fields(obj: object) -> object:
     if isinstance(obj, tuple):
         return tuple(obj)
     slots = [s for cls in type(obj).__mro__ for s in getattr(cls, "__slots__", ())]
-    return {s: getattr(obj, s) for s in slots if not s.startswith("__") and hasattr(obj, s)}
+    fields = {s: getattr(obj, s) for s in slots if not s.startswith("__") and hasattr(obj, s)}
+    fields.update(getattr(obj, "__dict__", {}))
+    assert fields, f"{type(obj).__name__}: nothing to compare"
+    return fields
 
 
 def test_every_event_type_pickles_across_processes():
