@@ -625,19 +625,21 @@ def test_prepare_checks_like_the_methods(datafile):
         with A.Context(4) as ctx:
             ctx.prepare(*args)
 
-    for args in [
-        (5, fd),
-        ("nope", fd),
-        ("pread", fd),
-        ("pread", fd, -1, 0),
-        ("pread", fd, 1, 2**64),
-        ("pread", -1, 1, 0),
-        ("pwrite", fd, "text", 0),
-        ("preadv", fd, [b"x"], 0),
-        ("fsync", None),
-        ("poll", fd, 2**20),
+    for expected, *args in [
+        (TypeError, 5, fd),
+        (ValueError, "nope", fd),
+        (TypeError, "pread", fd),
+        (ValueError, "pread", fd, -1, 0),
+        (OverflowError, "pread", fd, 1, 2**64),
+        (ValueError, "pread", -1, 1, 0),
+        (OverflowError, "pread", 2**31, 1, 0),
+        (TypeError, "pwrite", fd, "text", 0),
+        (TypeError, "preadv", fd, [b"x"], 0),
+        (TypeError, "fsync", None),
+        (ValueError, "poll", fd, 2**20),
+        (OverflowError, "poll", fd, 2**64),
     ]:
-        assert_clean_error(prepare, *args)
+        assert assert_clean_error(prepare, *args) == expected.__name__, args
     closed = A.Context(1)
     closed.close()
     with pytest.raises(ValueError, match="closed"):
@@ -785,96 +787,213 @@ def test_lend_and_report(ctx, datafile):
 
 
 # -- bad input ---------------------------------------------------------------------------------
-def test_bad_input_never_crashes(datafile):
+def _on_ctx(method, *args):
+    """A call on a fresh Context (in the forked child of assert_clean_error)."""
+
+    def run():
+        with A.Context(4) as ctx:
+            getattr(ctx, method)(*args)
+
+    return run
+
+
+#: Every int argument of butter.aio: (name, call(value), signed).  The rule
+#: (butter._args): wrong type TypeError (bool included), negative where not
+#: allowed ValueError, too large for the C type OverflowError.  A *signed*
+#: argument (an offset: negative is the kernel's EINVAL, a request error)
+#: overflows below the C type instead.
+INT_ARGUMENTS = [
+    ("Context maxevents", A.Context, False),
+    ("aligned_buffer size", A.aligned_buffer, False),
+    ("aligned_buffer alignment", lambda v: A.aligned_buffer(1, v), False),
+    ("io_setup maxevents", A.io_setup, False),
+    ("io_destroy ctx", A.io_destroy, False),
+    ("io_submit ctx", lambda v: A.io_submit(v, []), False),
+    ("io_getevents ctx", lambda v: A.io_getevents(v, 0, 1, 0), False),
+    ("io_getevents min_nr", lambda v: A.io_getevents(12345, v, 1, 0), False),
+    ("io_getevents max_nr", lambda v: A.io_getevents(12345, 0, v, 0), False),
+    ("io_cancel ctx", lambda v: A.io_cancel(v, A.Iocb(A.IOCB_CMD_FSYNC, 0)), False),
+    ("Iocb opcode", lambda v: A.Iocb(v, 0), False),
+    ("Iocb fd", lambda v: A.Iocb(A.IOCB_CMD_FSYNC, v), False),
+    ("Iocb offset", lambda v: A.Iocb(A.IOCB_CMD_FSYNC, 0, None, v), True),
+    ("Iocb data", lambda v: A.Iocb(A.IOCB_CMD_FSYNC, 0, data=v), False),
+    ("Iocb resfd", lambda v: A.Iocb(A.IOCB_CMD_FSYNC, 0, resfd=v), False),
+    ("Iocb poll events", lambda v: A.Iocb(A.IOCB_CMD_POLL, 0, v), False),
+    ("pread fd", lambda v: _on_ctx("pread", v, 1, 0)(), False),
+    ("pread length", lambda v: _on_ctx("pread", 0, v, 0)(), False),
+    ("pread offset", lambda v: _on_ctx("pread", 0, 1, v)(), True),
+    ("pwrite fd", lambda v: _on_ctx("pwrite", v, b"x", 0)(), False),
+    ("pwrite offset", lambda v: _on_ctx("pwrite", 0, b"x", v)(), True),
+    ("preadv fd", lambda v: _on_ctx("preadv", v, [bytearray(1)], 0)(), False),
+    ("preadv offset", lambda v: _on_ctx("preadv", 0, [bytearray(1)], v)(), True),
+    ("pwritev fd", lambda v: _on_ctx("pwritev", v, [b"x"], 0)(), False),
+    ("pwritev offset", lambda v: _on_ctx("pwritev", 0, [b"x"], v)(), True),
+    ("fsync fd", lambda v: _on_ctx("fsync", v)(), False),
+    ("fdsync fd", lambda v: _on_ctx("fdsync", v)(), False),
+    ("poll fd", lambda v: _on_ctx("poll", v, select.POLLIN)(), False),
+    ("poll events", lambda v: _on_ctx("poll", 0, v)(), False),
+    ("prepare pread length", lambda v: _on_ctx("prepare", "pread", 0, v, 0)(), False),
+    ("prepare poll events", lambda v: _on_ctx("prepare", "poll", 0, v)(), False),
+    ("get_events min_nr", lambda v: _on_ctx("get_events", v, 4, 0)(), False),
+    ("get_events max_nr", lambda v: _on_ctx("get_events", 0, v, 0)(), False),
+    ("lend limit", lambda v: _on_ctx("lend", v, print)(), False),
+]
+
+
+@pytest.mark.parametrize(
+    "name, call, signed", INT_ARGUMENTS, ids=[name for name, _, _ in INT_ARGUMENTS]
+)
+def test_int_arguments_follow_the_rule(name, call, signed):
+    low = -(2**63) - 1 if signed else -1
+    for value, expected in (
+        (low, OverflowError if signed else ValueError),
+        (2**64, OverflowError),
+        (1.0, TypeError),
+        ("1", TypeError),
+        (True, TypeError),
+    ):
+        raised = assert_clean_error(call, value)  # in a forked child
+        assert raised == expected.__name__, (name, value, raised)
+
+
+def test_int_subclasses_take_the_converters(ctx, datafile):
+    """The fast paths take plain ints only; IntEnum members (and objects
+    with fileno()) go through butter._args and work the same."""
+    import enum
+
+    _path, fd, data = datafile
+    Fd = enum.IntEnum("Fd", {"FD": fd, "ZERO": 0, "FIVE": 5, "IN": select.POLLIN})
+
+    class File:
+        def fileno(self):
+            return fd
+
+    assert ctx.pread(Fd.FD, Fd.FIVE, Fd.ZERO).result == data[:5]
+    assert ctx.pread(File(), 5, Fd.FIVE).result == data[5:10]
+    req = ctx.pread(fd, 1, Fd.FIVE)
+    assert type(req.fd) is int and type(req.offset) is int and req.result == data[5:6]
+    assert ctx.poll(File(), Fd.IN).result & select.POLLIN
+    assert ctx.fsync(Fd.FD).result == 0
+    iocb = A.Iocb(Fd.ZERO, Fd.FD, bytearray(1), Fd.FIVE, data=Fd.FIVE, resfd=Fd.FD)
+    assert (iocb.opcode, iocb.fd, iocb.offset, iocb.data) == (0, fd, 5, 5)
+    assert all(type(v) is int for v in (iocb.opcode, iocb.fd, iocb.offset, iocb.data))
+
+
+def test_bad_input_exact_classes(datafile):
+    """Each bad call fails cleanly (in a forked child), with the class the
+    rule gives: limits of butter or of the kernel that fit the C type are
+    ValueError (Context maxevents above 65536, min_nr above max_nr or above
+    65536, poll events beyond 16 bits), values beyond the C type
+    OverflowError; the kernel's own refusals are OSError."""
     _path, fd, _data = datafile
-
-    def with_ctx(method, *args):
-        def run():
-            with A.Context(4) as ctx:
-                getattr(ctx, method)(*args)
-
-        return run
-
+    V, OV, T, E = ValueError, OverflowError, TypeError, OSError
     cases = [
-        (A.Context, "x"),
-        (A.Context, 0),
-        (A.Context, -1),
-        (A.Context, 2**64),
-        (A.Context, None),
-        (A.aligned_buffer, -1),
-        (A.aligned_buffer, 10, 3),
-        (A.aligned_buffer, 10, 0),
-        (A.aligned_buffer, "x"),
-        (A.aligned_buffer, 2**64),
-        (A.io_setup, 0),
-        (A.io_setup, -5),
-        (A.io_setup, 2**40),
-        (A.io_setup, 1.5),
-        (A.io_destroy, 0),
-        (A.io_destroy, -1),
-        (A.io_destroy, 12345),
-        (A.io_destroy, "x"),
-        (A.io_submit, 12345, []),
-        (A.io_submit, 12345, [A.Iocb(A.IOCB_CMD_FSYNC, fd)]),
-        (A.io_submit, 0, [A.Iocb(A.IOCB_CMD_FSYNC, fd)]),
-        (A.io_submit, 12345, [1]),
-        (A.io_submit, 12345, None),
-        (A.io_getevents, 12345, 0, 1, 0),
-        (A.io_getevents, 12345, 2, 1),
-        (A.io_getevents, 12345, -1, 1),
-        (A.io_getevents, 12345, 0, 2**64),
-        (A.io_getevents, 12345, 0, 1, "x"),
-        (A.io_getevents, 12345, 0, 1, float("nan")),
-        (A.io_cancel, 12345, A.Iocb(A.IOCB_CMD_FSYNC, fd)),
-        (A.io_cancel, 12345, None),
-        (A.Iocb, 99, fd),
-        (A.Iocb, A.IOCB_CMD_PREAD, fd, b"readonly"),
-        (A.Iocb, A.IOCB_CMD_PREAD, fd, None),
-        (A.Iocb, A.IOCB_CMD_PREAD, -1, bytearray(1)),
-        (A.Iocb, A.IOCB_CMD_PWRITE, fd, "text"),
-        (A.Iocb, A.IOCB_CMD_PWRITE, fd, b"x", 2**63),
-        (A.Iocb, A.IOCB_CMD_PREADV, fd, [b"x"]),
-        (A.Iocb, A.IOCB_CMD_PWRITEV, fd, 5),
-        (A.Iocb, A.IOCB_CMD_FSYNC, fd, b"x"),
-        (A.Iocb, A.IOCB_CMD_POLL, fd, -1),
-        (with_ctx("pread", fd, -1, 0),),
-        (with_ctx("pread", fd, 2**64, 0),),
-        (with_ctx("pread", fd, "1", 0),),
-        (with_ctx("pread", fd, 1, 2**64),),
-        (with_ctx("pread", fd, 1, None),),
-        (with_ctx("pread", -1, 1, 0),),
-        (with_ctx("pread", 2**40, 1, 0),),
-        (with_ctx("pread", "fd", 1, 0),),
-        (with_ctx("pwrite", fd, "text", 0),),
-        (with_ctx("pwrite", fd, None, 0),),
-        (with_ctx("pwrite", fd, 5, 0),),
-        (with_ctx("pwrite", fd, b"x", -(2**64)),),
-        (with_ctx("preadv", fd, [b"x"], 0),),
-        (with_ctx("preadv", fd, None, 0),),
-        (with_ctx("preadv", fd, [1], 0),),
-        (with_ctx("pwritev", fd, ["x"], 0),),
-        (with_ctx("pwritev", fd, 3, 0),),
-        (with_ctx("fsync", None),),
-        (with_ctx("fsync", -3),),
-        (with_ctx("fdsync", 1.5),),
-        (with_ctx("poll", fd, 2**20),),
-        (with_ctx("poll", fd, "x"),),
-        (with_ctx("get_events", -1),),
-        (with_ctx("get_events", 2, 1),),
-        (with_ctx("get_events", 0, 1, "x"),),
-        (with_ctx("get_events", 0, 1, float("nan")),),
-        (with_ctx("get_events", 2**64),),
-        (with_ctx("cancel", None),),
-        (with_ctx("wait", "x"),),
+        (T, A.Context, "x"),
+        (V, A.Context, 0),
+        (V, A.Context, -1),
+        (V, A.Context, 65537),  # butter's limit (one io_getevents buffer)
+        (V, A.Context, 2**32 - 1),
+        (OV, A.Context, 2**32),  # io_setup's unsigned int
+        (OV, A.Context, 2**64),
+        (T, A.Context, None),
+        (V, A.aligned_buffer, -1),
+        (V, A.aligned_buffer, 10, 3),
+        (V, A.aligned_buffer, 10, 0),
+        (V, A.aligned_buffer, 10, -4096),
+        (T, A.aligned_buffer, "x"),
+        (OV, A.aligned_buffer, 2**64),
+        (OV, A.aligned_buffer, 10, 2**63),
+        (V, A.io_setup, 0),
+        (V, A.io_setup, -5),
+        (OV, A.io_setup, 2**32),
+        (OV, A.io_setup, 2**40),
+        (T, A.io_setup, 1.5),
+        (E, A.io_destroy, 0),
+        (V, A.io_destroy, -1),
+        (E, A.io_destroy, 12345),
+        (T, A.io_destroy, "x"),
+        (E, A.io_submit, 12345, []),
+        (E, A.io_submit, 12345, [A.Iocb(A.IOCB_CMD_FSYNC, fd)]),
+        (E, A.io_submit, 0, [A.Iocb(A.IOCB_CMD_FSYNC, fd)]),
+        (T, A.io_submit, 12345, [1]),
+        (T, A.io_submit, 12345, None),
+        (E, A.io_getevents, 12345, 0, 1, 0),
+        (V, A.io_getevents, 12345, 2, 1),
+        (V, A.io_getevents, 12345, -1, 1),
+        (V, A.io_getevents, 12345, 65537, 70000),  # min_nr above butter's limit
+        (OV, A.io_getevents, 12345, 0, 2**64),
+        (E, A.io_getevents, 12345, 0, 2**63 - 1, 0),  # clipped: the kernel says EINVAL
+        (T, A.io_getevents, 12345, 0, 1, "x"),
+        (V, A.io_getevents, 12345, 0, 1, float("nan")),
+        (E, A.io_cancel, 12345, A.Iocb(A.IOCB_CMD_FSYNC, fd)),
+        (T, A.io_cancel, 12345, None),
+        (V, A.Iocb, 99, fd),
+        (V, A.Iocb, 2**31 - 1, fd),
+        (OV, A.Iocb, 2**31, fd),
+        (T, A.Iocb, A.IOCB_CMD_PREAD, fd, b"readonly"),
+        (T, A.Iocb, A.IOCB_CMD_PREAD, fd, None),
+        (V, A.Iocb, A.IOCB_CMD_PREAD, -1, bytearray(1)),
+        (T, A.Iocb, A.IOCB_CMD_PWRITE, fd, "text"),
+        (OV, A.Iocb, A.IOCB_CMD_PWRITE, fd, b"x", 2**63),
+        (OV, A.Iocb, A.IOCB_CMD_PWRITE, fd, b"x", -(2**63) - 1),
+        (T, A.Iocb, A.IOCB_CMD_PREADV, fd, [b"x"]),
+        (T, A.Iocb, A.IOCB_CMD_PWRITEV, fd, 5),
+        (T, A.Iocb, A.IOCB_CMD_FSYNC, fd, b"x"),
+        (V, A.Iocb, A.IOCB_CMD_POLL, fd, -1),
+        (V, A.Iocb, A.IOCB_CMD_POLL, fd, 0x10000),
+        (T, A.Iocb, A.IOCB_CMD_POLL, fd, None),
+        (V, _on_ctx("pread", fd, -1, 0)),
+        (OV, _on_ctx("pread", fd, 2**63, 0)),
+        (OV, _on_ctx("pread", fd, 2**64, 0)),
+        (T, _on_ctx("pread", fd, "1", 0)),
+        (OV, _on_ctx("pread", fd, 1, 2**64)),
+        (OV, _on_ctx("pread", fd, 1, 2**63)),
+        (T, _on_ctx("pread", fd, 1, None)),
+        (V, _on_ctx("pread", -1, 1, 0)),
+        (OV, _on_ctx("pread", 2**31, 1, 0)),
+        (OV, _on_ctx("pread", 2**40, 1, 0)),
+        (T, _on_ctx("pread", "fd", 1, 0)),
+        (T, _on_ctx("pwrite", fd, "text", 0)),
+        (T, _on_ctx("pwrite", fd, None, 0)),
+        (T, _on_ctx("pwrite", fd, 5, 0)),
+        (OV, _on_ctx("pwrite", fd, b"x", -(2**64))),
+        (T, _on_ctx("preadv", fd, [b"x"], 0)),
+        (T, _on_ctx("preadv", fd, None, 0)),
+        (T, _on_ctx("preadv", fd, [1], 0)),
+        (T, _on_ctx("pwritev", fd, ["x"], 0)),
+        (T, _on_ctx("pwritev", fd, 3, 0)),
+        (T, _on_ctx("fsync", None)),
+        (V, _on_ctx("fsync", -3)),
+        (T, _on_ctx("fdsync", 1.5)),
+        (V, _on_ctx("poll", fd, 2**20)),
+        (V, _on_ctx("poll", fd, -1)),
+        (T, _on_ctx("poll", fd, "x")),
+        (V, _on_ctx("get_events", -1)),
+        (V, _on_ctx("get_events", 2, 1)),
+        (V, _on_ctx("get_events", 65537, 70000)),
+        (T, _on_ctx("get_events", 0, 1, "x")),
+        (V, _on_ctx("get_events", 0, 1, float("nan"))),
+        (V, _on_ctx("get_events", 2**63 - 1)),  # above max_nr (maxevents)
+        (OV, _on_ctx("get_events", 2**64)),
+        (OV, _on_ctx("get_events", 0, 2**64)),
+        (T, _on_ctx("cancel", None)),
+        (T, _on_ctx("wait", "x")),
+        (V, _on_ctx("lend", -1, print)),
+        (OV, _on_ctx("lend", 2**63, print)),
+        (T, _on_ctx("prepare", 5, fd)),
+        (V, _on_ctx("prepare", "nope", fd)),
+        (V, _on_ctx("prepare", "poll", fd, 2**20)),
     ]
     if not PYPY:  # PyPy's ffi.from_buffer copies a strided view instead
-        cases.append((with_ctx("pwrite", fd, memoryview(b"abcd")[::2], 0),))
-    cases.append((with_ctx("preadv", fd, [memoryview(bytearray(4))[::2]], 0),))
-    for fn, *args in cases:
-        assert_clean_error(fn, *args)
+        cases.append((T, _on_ctx("pwrite", fd, memoryview(b"abcd")[::2], 0)))
+    cases.append((T, _on_ctx("preadv", fd, [memoryview(bytearray(4))[::2]], 0)))
+    for expected, fn, *args in cases:
+        raised = assert_clean_error(fn, *args)
+        assert raised == expected.__name__, (fn, args, raised)
     # Keyword cases.
-    assert_clean_error(A.Iocb, A.IOCB_CMD_FSYNC, fd, data=-1)
-    assert_clean_error(A.Iocb, A.IOCB_CMD_FSYNC, fd, resfd="x")
+    assert assert_clean_error(A.Iocb, A.IOCB_CMD_FSYNC, fd, data=-1) == "ValueError"
+    assert assert_clean_error(A.Iocb, A.IOCB_CMD_FSYNC, fd, data=2**64) == "OverflowError"
+    assert assert_clean_error(A.Iocb, A.IOCB_CMD_FSYNC, fd, resfd="x") == "TypeError"
 
     # Bad fds and bad offsets are request errors, never a crash.
     def bad_requests():
@@ -885,11 +1004,12 @@ def test_bad_input_never_crashes(datafile):
                 ctx.preadv(2**31 - 1, [bytearray(1)], 0),
                 ctx.fsync(2**31 - 1),
                 ctx.pread(fd, 1, -(2**63)),
+                ctx.pread(fd, 1, -1),
                 ctx.pwritev(fd, [b"x"] * 5000, 0),  # more than IOV_MAX
             ]
             return [r.exception.errno for r in reqs]
 
-    assert in_child(bad_requests) == [errno.EBADF] * 4 + [errno.EINVAL] * 2
+    assert in_child(bad_requests) == [errno.EBADF] * 4 + [errno.EINVAL] * 3
 
 
 def test_closed_context_raises_value_error(datafile):

@@ -309,8 +309,12 @@ def _families():
 
     Every call fails on its arguments before any syscall, so none needs
     privileges or real fds."""
-    from butter import clone, eventfd, fanotify, inotify, memfd, pidfd, splice, system, timerfd
+    from butter import aio, clone, eventfd, fanotify, inotify, memfd, pidfd, splice, system, timerfd
     from butter.signalfd import Signalfd, signalfd
+
+    def aio_poll(events):
+        with aio.Context(1) as ctx:  # io_setup, then the poll is refused
+            ctx.poll(0, events)
 
     families = [
         ("unshare", clone.unshare, ValueError),
@@ -347,6 +351,8 @@ def _families():
         ("vmsplice", lambda v: splice.vmsplice(1, b"x", v), ValueError),
         ("mount", lambda v: system.mount("none", "/", None, v), ValueError),
         ("umount", lambda v: system.umount("/", v), ValueError),
+        ("aio Iocb poll events", lambda v: aio.Iocb(aio.IOCB_CMD_POLL, 0, v), ValueError),
+        ("aio Context.poll events", aio_poll, ValueError),
     ]
     try:
         from butter import seccomp

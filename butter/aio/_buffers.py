@@ -19,9 +19,9 @@ alive (the *keep*); whoever submits holds the keep until the completion.
 
 from __future__ import annotations
 
-from .._args import check_int
+from .._args import to_int
 from .._lowlevel import ffi
-from ._constants import _ALIGN, _S64_MAX
+from ._constants import _ALIGN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -68,14 +68,10 @@ def aligned_buffer(size: int, alignment: int = 4096) -> memoryview:
     :meth:`Context.preadv` / :meth:`Context.pwritev` / :meth:`Context.pwrite`
     or ``os.preadv``/``os.readv``.
     """
-    size = check_int("size", size)
-    alignment = check_int("alignment", alignment)
-    if size < 0:
-        raise ValueError("size must not be negative")
-    if alignment <= 0 or alignment & (alignment - 1):
-        raise ValueError("alignment must be a positive power of two")
-    if size > _S64_MAX or alignment > _S64_MAX:
-        raise OverflowError("size or alignment too large")
+    size = to_int("size", size, "ssize_t", 0)  # mmap's length
+    alignment = to_int("alignment", alignment, "ssize_t", 1)
+    if alignment & (alignment - 1):
+        raise ValueError(f"alignment must be a power of two, got {alignment}")
     import mmap  # lazily: keeps ``import butter.aio`` fast
 
     page = mmap.PAGESIZE

@@ -56,7 +56,6 @@ _EINPROGRESS = _errno.EINPROGRESS
 _EINVAL = _errno.EINVAL
 
 _ALIGN = 4096  # O_DIRECT needs the logical block size (512 or 4096)
-_S64_MAX = (1 << 63) - 1
-_U64_MAX = (1 << 64) - 1
-_INT_MAX = (1 << 31) - 1
-_MAX_NR = 1 << 16  # upper bound for one io_getevents buffer (aio-max-nr's default)
+#: butter's limit (not a C type's): the most events one io_getevents buffer
+#: holds, and so the most a Context's ring may hold (aio-max-nr's default).
+_MAX_NR = 1 << 16

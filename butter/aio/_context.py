@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .._args import FdArg, check_int
+from .._args import FdArg, to_int
 from .._errors import raise_errno, retry_or_raise
 from .._fd import EventLike
 from .._lowlevel import ffi, lib
@@ -47,6 +47,8 @@ _eventfd_write = lib.eventfd_write
 class Context(EventLike[Request]):
     """An AIO context plus an eventfd signalled on every completion.
 
+    *maxevents* (1 to 65536, butter's limit; more is ``ValueError``) is how
+    many requests the kernel's ring holds.
     Request methods (``pread``, ``pwrite``, ``preadv``, ``pwritev``,
     ``fsync``, ``fdsync``, ``poll``) submit at once (one ``io_submit`` each)
     or, inside ``with ctx.batch():``, together when the block ends; each
@@ -76,11 +78,9 @@ class Context(EventLike[Request]):
     _ctx = 0  # for close() after a failed __init__
 
     def __init__(self, maxevents: int = 128) -> None:
-        maxevents = check_int("maxevents", maxevents)
-        if maxevents <= 0:
-            raise ValueError("maxevents must be positive")
-        if maxevents > _MAX_NR:
-            raise OverflowError(f"maxevents must be at most {_MAX_NR}")
+        maxevents = to_int("maxevents", maxevents, "unsigned int", 1)  # io_setup's
+        if maxevents > _MAX_NR:  # butter's limit: one io_getevents buffer
+            raise ValueError(f"maxevents must be at most {_MAX_NR}, got {maxevents}")
         efd = lib.eventfd(0, lib.EFD_CLOEXEC)
         while efd < 0:
             retry_or_raise()
@@ -639,9 +639,7 @@ class Context(EventLike[Request]):
         :meth:`lend`, :meth:`get_events`, :meth:`read_events`... in order.
         """
         if limit is not None:
-            limit = check_int("limit", limit)
-            if limit < 0:
-                raise ValueError("limit must not be negative")
+            limit = to_int("limit", limit, "ssize_t", 0)  # a count, as len()
         if collect:
             ctx = self._check_open()
             while _drain(self._fd) < 0:

@@ -17,14 +17,12 @@ from __future__ import annotations
 import os
 import sys
 
-from .._args import FdArg, check_int, fileno
+from .._args import RANGES, FdArg, fileno, to_int
 from .._lowlevel import ffi
 from ._buffers import _address, _aligned, _bounce, _buffer, _copy_out, _iovecs, _new, _pin
 from ._constants import (
     _ALIGN,
     _ECANCELED,
-    _INT_MAX,
-    _S64_MAX,
     IOCB_CMD_FDSYNC,
     IOCB_CMD_FSYNC,
     IOCB_CMD_POLL,
@@ -33,7 +31,7 @@ from ._constants import (
     IOCB_CMD_PWRITE,
     IOCB_CMD_PWRITEV,
 )
-from ._thin import _offset, _prep
+from ._thin import _poll_events, _prep
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -197,22 +195,27 @@ class Request:
 # when the request completes) and the arguments of the Context method of
 # the same name, checks them (TypeError/ValueError/OverflowError, before
 # anything is allocated for the kernel), and returns the unsubmitted request.
+#
+# The hot arguments (fd, offset, pread's length) take a fast path: a plain
+# int already in range is used as is; anything else goes through the
+# converters of butter._args, which accept or refuse it by the one rule.
 _PYPY = sys.implementation.name == "pypy"
+_FD_MAX = RANGES["int"][1]
+_OFF_MIN, _OFF_MAX = RANGES["off_t"]
+_LEN_MAX = RANGES["ssize_t"][1]  # a read's count, as os.pread's length
 
 
 def _new_request(op: str, fd: FdArg, offset: int) -> Request:
-    fd = fileno(fd)
-    if fd > _INT_MAX:
-        raise OverflowError("fd does not fit in an int")
-    return Request(op, fd, _offset(offset))
+    if type(fd) is not int or not 0 <= fd <= _FD_MAX:
+        fd = fileno(fd)
+    if type(offset) is not int or not _OFF_MIN <= offset <= _OFF_MAX:
+        offset = to_int("offset", offset, "off_t")
+    return Request(op, fd, offset)
 
 
 def _build_pread(resfd: int, fd: FdArg, length: int, offset: int) -> Request:
-    length = check_int("length", length)
-    if length < 0:
-        raise ValueError("length must not be negative")
-    if length > _S64_MAX:
-        raise OverflowError("length too large")
+    if type(length) is not int or not 0 <= length <= _LEN_MAX:
+        length = to_int("length", length, "ssize_t", 0)
     req = _new_request("pread", fd, offset)
     owner, ptr = _aligned(length)
     req._keep = owner
@@ -282,9 +285,8 @@ def _build_fdsync(resfd: int, fd: FdArg) -> Request:
 
 
 def _build_poll(resfd: int, fd: FdArg, events: int) -> Request:
-    events = check_int("events", events)
-    if not 0 <= events <= 0xFFFF:
-        raise ValueError("events must be a 16-bit poll mask")
+    if type(events) is not int or not 0 <= events <= 0xFFFF:
+        events = _poll_events(events)
     req = _new_request("poll", fd, 0)
     cb = req._cb = _new("struct iocb *")
     _prep(cb, IOCB_CMD_POLL, req.fd, events, 0, 0, resfd, 0)

@@ -16,19 +16,16 @@ kernel write into freed memory.  The helpers for timeouts, ``min_nr`` and
 
 from __future__ import annotations
 
-from .._args import FdArg, check_int, check_timeout, fileno
+from .._args import RANGES, FdArg, check_timeout, fileno, to_flags, to_int
 from .._cstruct import cstruct
 from .._errors import retry_or_raise
 from .._lowlevel import ffi, lib
 from ._buffers import _address, _iovecs, _pin
 from ._constants import (
     _EINPROGRESS,
-    _INT_MAX,
     _MAX_NR,
     _NO_BUFFER,
     _OPCODES,
-    _S64_MAX,
-    _U64_MAX,
     _VECTORED,
     IOCB_CMD_POLL,
     IOCB_CMD_PREAD,
@@ -51,6 +48,7 @@ _submit = lib.butter_io_submit
 _getevents = lib.butter_io_getevents
 _new = ffi.new
 _buffer = ffi.buffer
+_NS_MAX = RANGES["int64_t"][1]  # the shim's timeout_ns is a long long
 
 
 class Iocb:
@@ -85,33 +83,21 @@ class Iocb:
         data: int = 0,
         resfd: Optional[FdArg] = None,
     ) -> None:
-        opcode = check_int("opcode", opcode)
+        opcode = to_int("opcode", opcode, "int", 0)  # the shim's int
         if opcode not in _OPCODES:
             raise ValueError(f"unknown opcode {opcode}")
         fd = fileno(fd)
-        if fd > _INT_MAX:
-            raise OverflowError("fd does not fit in an int")
-        offset = _offset(offset)
-        data = check_int("data", data)
-        if not 0 <= data <= _U64_MAX:
-            raise OverflowError("data must fit in an unsigned 64-bit integer")
-        rfd = -1
-        if resfd is not None:
-            rfd = fileno(resfd)
-            if rfd > _INT_MAX:
-                raise OverflowError("resfd does not fit in an int")
+        offset = to_int("offset", offset, "off_t")
+        data = to_int("data", data, "uint64_t")
+        rfd = -1 if resfd is None else fileno(resfd)
         keep: Any = None
         if opcode in _NO_BUFFER:
             if buf is not None:
                 raise TypeError(f"{_OPCODES[opcode]} takes no buffer")
             addr = nbytes = 0
         elif opcode == IOCB_CMD_POLL:
-            addr = 0
+            addr = _poll_events(buf)
             nbytes = 0
-            events = check_int("poll events", buf)
-            if not 0 <= events <= 0xFFFF:
-                raise ValueError("poll events must be a 16-bit mask")
-            addr = events
         elif opcode in _VECTORED:
             keep, addr, nbytes = _iovecs(buf, opcode == IOCB_CMD_PREADV)
         else:
@@ -144,11 +130,11 @@ class Iocb:
         return f"<Iocb {_OPCODES[self.opcode]} fd={self.fd} offset={self.offset}{state}>"
 
 
-def _offset(offset: int) -> int:
-    offset = check_int("offset", offset)
-    if not -_S64_MAX - 1 <= offset <= _S64_MAX:
-        raise OverflowError("offset does not fit in a signed 64-bit integer")
-    return offset
+def _poll_events(events: int) -> int:
+    """A poll request's event mask: it travels in the ``uint64_t``
+    ``aio_buf``, and the kernel takes its low 16 bits (``demangle_poll``):
+    a bit above them is refused (``ValueError``), not dropped."""
+    return to_flags("events", events, 0xFFFF, "uint64_t", "a 16-bit poll mask")
 
 
 class IoEvent:
@@ -193,10 +179,7 @@ _flight: Dict[int, Dict[int, Iocb]] = {}
 
 
 def _ctx_id(ctx: int) -> int:
-    ctx = check_int("ctx", ctx)
-    if not 0 <= ctx <= _U64_MAX:
-        raise OverflowError("ctx must fit in an unsigned long")
-    return ctx
+    return to_int("ctx", ctx, "unsigned long")  # aio_context_t
 
 
 def io_setup(maxevents: int) -> int:
@@ -206,11 +189,7 @@ def io_setup(maxevents: int) -> int:
     be exceeded (``/proc/sys/fs/aio-nr`` counts what is in use).  Free it
     with :func:`io_destroy`.
     """
-    maxevents = check_int("maxevents", maxevents)
-    if maxevents <= 0:
-        raise ValueError("maxevents must be positive")
-    if maxevents > 0xFFFFFFFF:
-        raise OverflowError("maxevents does not fit in an unsigned int")
+    maxevents = to_int("maxevents", maxevents, "unsigned int", 1)
     out = _new("aio_context_t *")
     while lib.butter_io_setup(maxevents, out) < 0:
         retry_or_raise()
@@ -280,7 +259,7 @@ def _timeout_ns(timeout: Timeout) -> int:
     if seconds <= 0:
         return 0
     ns = -int(-seconds * 1e9 // 1)
-    return -1 if ns > _S64_MAX else ns
+    return -1 if ns > _NS_MAX else ns
 
 
 def _collect(
@@ -304,14 +283,15 @@ def _collect(
 
 
 def _nr(min_nr: int, max_nr: int) -> Tuple[int, int]:
-    min_nr = check_int("min_nr", min_nr)
-    max_nr = check_int("max_nr", max_nr)
-    if min_nr < 0 or max_nr < 0:
-        raise ValueError("min_nr and max_nr must not be negative")
+    """io_getevents' ``long`` counts: *max_nr* is clipped to butter's
+    buffer limit ``_MAX_NR``; a *min_nr* above it could never be met
+    (``ValueError``, as for *min_nr* above *max_nr*)."""
+    min_nr = to_int("min_nr", min_nr, "long", 0)
+    max_nr = to_int("max_nr", max_nr, "long", 0)
     if min_nr > max_nr:
-        raise ValueError("min_nr must not exceed max_nr")
+        raise ValueError(f"min_nr must not exceed max_nr, got {min_nr} > {max_nr}")
     if min_nr > _MAX_NR:
-        raise OverflowError(f"min_nr must be at most {_MAX_NR}")
+        raise ValueError(f"min_nr must be at most {_MAX_NR}, got {min_nr}")
     return min_nr, min(max_nr, _MAX_NR)
 
 
