@@ -10,7 +10,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterable, Optional, Tuple
+    from typing import Iterable, Optional, Tuple, Type
 
 __all__ = ["FileEventFlags", "set_mask_flags"]
 
@@ -43,7 +43,7 @@ def _flag(bit: int, doc: str, index: Optional[int]) -> property:
 
 
 def set_mask_flags(
-    cls: type, table: Iterable[Tuple[str, int, str]], index: Optional[int] = None
+    cls: Type[object], table: Iterable[Tuple[str, int, str]], index: Optional[int] = None
 ) -> None:
     """Give *cls* a read-only bool property per ``(name, bit, doc)``: does
     the mask (``self.mask``, or item *index* of a tuple) have *bit*?"""
