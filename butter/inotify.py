@@ -184,38 +184,70 @@ class PathEvent(namedtuple("PathEvent", "path mask src_path"), _EventFlags):
 _tuple_new = tuple.__new__
 _parse_c = lib.butter_inotify_parse
 _read_c = lib.butter_inotify_read
+_scratch = ffi.new_allocator(should_clear_after_alloc=False)  # C writes before it reads
+if TYPE_CHECKING:
+    from typing import Any
 
 
-def _parse(ptr: object, size: int) -> Tuple[List[InotifyEvent], int]:
+def _split(ptr: object, size: int, dedup: bool) -> Tuple[Any, int, int, List[str]]:
+    """Run the C parser over *size* (> 0) bytes at *ptr*.
+
+    Returns ``(scratch, cap, n, names)`` for *n* events: the distinct
+    records' wd, mask and cookie in three int64 columns of *cap* slots at
+    the start of *scratch*; ``scratch[6 * cap + i]``, the record of event
+    i; ``scratch[7 * cap + 1]``, the OR of all masks; *names*, one decoded
+    name per record (so ``len(names)`` records).  Decoding them all in one
+    call is ``os.fsdecode`` of each: they are joined by NUL bytes, which
+    the ASCII-compatible encodings Python uses for file names on Linux
+    decode to lone "\\0" characters.
+    """
+    if size > 0xFFFF_FFFF:  # the C side counts name bytes in 32 bits
+        raise ValueError("inotify buffer too large (4 GiB or more)")
+    cap = size // _EVENT_SIZE
+    scratch = _scratch("uint32_t[]", 7 * cap + 3 + size // 4 + 1)
+    n: int = _parse_c(ptr, size, scratch, cap, dedup)
+    if n < 0:
+        raise ValueError("truncated inotify event in buffer")
+    base = 7 * cap
+    names = ffi.unpack(ffi.cast("char *", scratch + (base + 3)), scratch[base])
+    return scratch, cap, n, names.decode(_FS_ENCODING, _FS_ERRORS).split("\0")
+
+
+#: Below this many bytes (about 32 events) the columns path does not look
+#: for repeated events: indexing them costs more than it saves.
+_DEDUP_MIN = 1024
+
+
+def _parse_columns(ptr: object, size: int) -> Tuple[List[InotifyEvent], int]:
     """Parse *size* bytes at cffi pointer *ptr*; return (events, OR of masks).
 
-    The C side splits the records into columns; the events are then built
-    by C-level iteration (map/zip), with no Python code per event.
+    For CPython: the events are built by C-level iteration (map/zip over
+    ``ffi.unpack``-ed columns), with no Python code per event.  A repeated
+    event (the same file written again) reuses the ints and str of its
+    first occurrence instead of making new ones.
     """
     if size == 0:
         return [], 0
-    cap = size // _EVENT_SIZE
-    scratch = ffi.new("uint32_t[]", 3 * cap + 2 + size // 4 + 1)
-    n = _parse_c(ptr, size, scratch, cap)
-    if n < 0:
-        raise ValueError("truncated inotify event in buffer")
-    base = 3 * cap
-    names = ffi.unpack(ffi.cast("char *", scratch + (base + 2)), scratch[base])
-    columns = zip(
-        ffi.unpack(ffi.cast("int32_t *", scratch), n),
-        ffi.unpack(scratch + cap, n),
-        ffi.unpack(scratch + 2 * cap, n),
-        names.decode(_FS_ENCODING, _FS_ERRORS).split("\0"),
+    scratch, cap, n, names = _split(ptr, size, size >= _DEDUP_MIN)
+    k = len(names)
+    col = ffi.cast("int64_t *", scratch)
+    recs: Iterator[Tuple[int, int, int, str]] = zip(
+        ffi.unpack(col, k), ffi.unpack(col + cap, k), ffi.unpack(col + 2 * cap, k), names
     )
+    if k < n:
+        recs = map(list(recs).__getitem__, ffi.unpack(scratch + 6 * cap, n))
     if n < 256 or not gc.isenabled():
-        return list(map(_tuple_new, repeat(InotifyEvent), columns)), scratch[base + 1]
+        return list(map(_tuple_new, repeat(InotifyEvent), recs)), scratch[7 * cap + 1]
     # Events hold only ints and strs (no cycles): pausing the cyclic GC while
     # thousands are built saves it rescanning them (~35% of the time).
     gc.disable()
     try:
-        return list(map(_tuple_new, repeat(InotifyEvent), columns)), scratch[base + 1]
+        return list(map(_tuple_new, repeat(InotifyEvent), recs)), scratch[7 * cap + 1]
     finally:
         gc.enable()
+
+
+_parse = _parse_columns
 
 
 def str_to_events(buf: bytes) -> List[InotifyEvent]:
@@ -225,8 +257,9 @@ def str_to_events(buf: bytes) -> List[InotifyEvent]:
     Names are decoded with the filesystem encoding (as ``os.fsdecode``),
     NUL padding stripped.  A truncated record raises ``ValueError``.
     """
-    data = memoryview(buf).cast("B")
-    return _parse(ffi.from_buffer(data), len(data))[0]
+    if type(buf) is not bytes:  # any other bytes-like object, as flat bytes
+        buf = memoryview(buf).cast("B")  # type: ignore[assignment]
+    return _parse(ffi.from_buffer(buf), len(buf))[0]
 
 
 def _path_arg(path: PathArg) -> bytes:
