@@ -262,9 +262,9 @@ def _parse_columns(ptr: object, size: int) -> Tuple[List[InotifyEvent], int]:
 #   InotifyEvent made from its record's tuple, which PyPy builds sharing the
 #   tuple's item array, so an event costs one small object.  On a kernel
 #   buffer of 16384 IN_MODIFY events alternating between two files:
-#   ~4-6x the struct loop (best run), ~2-3x (median run).  On 16384
-#   distinct names nothing is shared: ~0.7x, as fast as a struct loop that
-#   does the same job (decoding 16384 names and building InotifyEvents).
+#   ~5-7x the struct loop (best run), ~3x (median run).  On 16384 distinct
+#   names no record is shared, but neighbours' ints are: ~0.9x the struct
+#   loop, which leaves names undecoded (~1.3x one doing the same job).
 # * small buffers (_parse_walk): no C call and no scratch array.  While the
 #   events fit in the nursery they die young and cost little, so walking
 #   the records beats the C shim up to ~128 records (~1024 when all names
@@ -273,6 +273,9 @@ def _parse_columns(ptr: object, size: int) -> Tuple[List[InotifyEvent], int]:
 # The CPython path's GC pause does not carry over: PyPy's gc.disable() only
 # postpones major collections, and the minor ones are the cost (measured:
 # no gain, noisier medians).
+
+
+_NO_INT = -(1 << 40)  # equal to no wd, mask or cookie
 
 
 def _parse_records(ptr: object, size: int) -> Tuple[List[InotifyEvent], int]:
@@ -293,9 +296,22 @@ def _parse_records(ptr: object, size: int) -> Tuple[List[InotifyEvent], int]:
     rid = scratch + 6 * cap
     events: List[Any] = [None] * n
     if 2 * k > n:  # mostly distinct: a shared tuple would be one more object
+        # Still, neighbours mostly share wd, mask and cookie: reusing the
+        # previous event's int objects then saves allocating new ones.
+        last_w = last_m = last_c = _NO_INT
+        w_obj = m_obj = c_obj = 0
         for j in range(n):
             r = rid[j]
-            events[j] = _tuple_new(InotifyEvent, (wd[r], mask[r], cookie[r], names[r]))
+            w = wd[r]
+            if w != last_w:
+                last_w = w_obj = w
+            m = mask[r]
+            if m != last_m:
+                last_m = m_obj = m
+            c = cookie[r]
+            if c != last_c:
+                last_c = c_obj = c
+            events[j] = _tuple_new(InotifyEvent, (w_obj, m_obj, c_obj, names[r]))
     else:
         recs: List[Any] = [None] * k
         for j in range(k):
