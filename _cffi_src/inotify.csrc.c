@@ -30,9 +30,10 @@ static int butter_inotify_pending(int fd)
 #define BUTTER_INOTIFY_SLOTS 256
 
 /* A hash of a record: its header words and the first and last 8 bytes of
-   its name of len bytes, in a field of room >= len bytes (equal records hash
-   equal; the rest is checked with memcmp).  Two loads whatever the length,
-   and independent multiplies. */
+   its name (len bytes, in a field of ev->len >= len bytes).  Equal records
+   hash equal; a match is then checked in full, so a collision (or a wrong
+   guess of the byte order below) only costs a missed fold.  Two loads
+   whatever the length, and independent multiplies. */
 static inline uint32_t butter_inotify_hash(const struct inotify_event *ev,
                                            const char *name, size_t len)
 {
