@@ -43,12 +43,21 @@ int inotify_rm_watch(int fd, int wd);
 long butter_inotify_read(int fd, char *buf, size_t size);
 /* ioctl(fd, FIONREAD): bytes queued, or -1 with errno set. */
 int butter_inotify_pending(int fd);
-/* Split a buffer of struct inotify_event records into columns, all in one
-   caller-owned scratch array of 3*cap + 2 + size/4 + 1 uint32 slots:
-   wd at [0, cap), mask at [cap, 2cap), cookie at [2cap, 3cap), the total
-   length of the names at [3cap], the OR of all masks at [3cap+1], then the
-   names (NUL padding stripped) joined by single NUL bytes.  cap must be at
-   least size / sizeof(struct inotify_event).  Returns the number of events,
-   or -1 if the buffer ends inside a record. */
+/* Split a buffer of struct inotify_event records into distinct records and
+   a per-event index, all in one caller-owned scratch array of 7*cap + 3 +
+   size/4 + 1 uint32 slots (need not be zeroed; 8-byte aligned):
+     int64 [0, cap), [cap, 2cap), [2cap, 3cap) at its start: wd, mask and
+                   cookie of each distinct record (int64 holds the signed wd
+                   and the unsigned mask and cookie alike);
+     uint32 [6cap, 6cap + n): for each event, the index of its record;
+     uint32 [7cap]: total length of the names, [7cap+1]: the OR of all
+                   masks, [7cap+2]: k, the number of distinct records;
+     then the records' names (NUL padding stripped) joined by single NULs.
+   With dedup, events equal in (wd, mask, cookie, name) share a record,
+   found through a small direct-mapped cache (a missed repeat just makes
+   another record); without, every event is its own record.  Records come
+   in order of first appearance.  cap must be at least
+   size / sizeof(struct inotify_event).  Returns the number of events n, or
+   -1 if the buffer ends inside a record. */
 long butter_inotify_parse(const char *buf, size_t size, uint32_t *scratch,
-                          size_t cap);
+                          size_t cap, int dedup);

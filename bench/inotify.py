@@ -1,30 +1,48 @@
 """Benchmark butter.inotify beside struct.unpack_from, inotify_simple and asyncinotify.
 
-    python bench/inotify.py
+    python bench/inotify.py          # everything (about 2 minutes)
+    python bench/inotify.py --quick  # the parse rates only (or BENCH_QUICK=1)
 
-Prints, in one run: the parse rate of ``str_to_events`` on a buffer
-captured from the kernel (full InotifyEvent objects) beside a bare
-``struct.unpack_from`` loop and inotify_simple's parser; then end-to-end
-events/s for Inotify and Inotify_async (and the peers if installed) with a
-writer process producing IN_MODIFY events as fast as it can, with the kernel
-queue raised so that nothing may be lost (restored right after).
+Prints, in one run: the parse rate of ``str_to_events`` (full InotifyEvent
+objects, names decoded) on buffers captured from the kernel, beside a bare
+``struct.unpack_from`` loop (plain tuples, names left as bytes: the floor
+every row is divided by), the same loop building what ``str_to_events``
+returns, and inotify_simple's parser; best and median of the timed runs
+(on PyPy they differ most: the median includes the runs a major GC step
+lands in).  Three buffers: 16384 IN_MODIFY events alternating between two
+files, 16384 IN_CREATE events with distinct names, and a 4-event read.
+
+Then (not with --quick) end-to-end events/s for Inotify and Inotify_async
+(and the peers if installed) with a writer process producing IN_MODIFY
+events as fast as it can, with the kernel queue raised so that nothing may
+be lost (restored right after).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import struct
 import sys
 import tempfile
 import time
 
 from butter.asyncio.inotify import Inotify_async
-from butter.inotify import IN_MODIFY, Inotify, str_to_events
+from butter.inotify import (
+    IN_CREATE,
+    IN_MODIFY,
+    IN_NONBLOCK,
+    Inotify,
+    InotifyEvent,
+    str_to_events,
+)
 
 N_PARSE = 16384
+N_SMALL = 4
 N_E2E = 300_000
 QUEUE_PATH = "/proc/sys/fs/inotify/max_queued_events"
+QUICK = "--quick" in sys.argv[1:] or os.environ.get("BENCH_QUICK", "") not in ("", "0")
 
 
 def capture(path: str, n: int) -> bytes:
@@ -43,13 +61,28 @@ def capture(path: str, n: int) -> bytes:
         return os.read(ino.fileno(), 4 * 1024 * 1024)
 
 
-def best_rate(fn, buf: bytes, n: int, repeat: int = 15) -> float:
-    best = float("inf")
+def capture_distinct(path: str, n: int) -> bytes:
+    """Real kernel bytes: n IN_CREATE events, every name different."""
+    sub = os.path.join(path, "distinct")
+    os.mkdir(sub)
+    with Inotify() as ino:
+        ino.watch(sub, IN_CREATE)
+        for k in range(n):
+            os.close(os.open(os.path.join(sub, f"f{k:06d}.log"), os.O_CREAT | os.O_WRONLY))
+        return os.read(ino.fileno(), 4 * 1024 * 1024)
+
+
+def rates(fn, buf: bytes, n: int, repeat: int = 15) -> tuple[float, float]:
+    """Events/s of fn(buf), best and median of *repeat* timed runs; a run
+    calls fn often enough to parse at least N_PARSE events."""
+    calls = max(1, N_PARSE // n)
+    times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        fn(buf)
-        best = min(best, time.perf_counter() - t0)
-    return n / best
+        for _ in range(calls):
+            fn(buf)
+        times.append((time.perf_counter() - t0) / calls)
+    return n / min(times), n / statistics.median(times)
 
 
 def struct_baseline(buf: bytes):
@@ -60,6 +93,59 @@ def struct_baseline(buf: bytes):
         out.append((wd, mask, cookie, buf[pos + 16 : pos + 16 + length].rstrip(b"\0")))
         pos += 16 + length
     return out
+
+
+def struct_events(buf: bytes):
+    """The plain loop doing str_to_events' whole job: InotifyEvent objects,
+    names decoded as os.fsdecode (and cut at the first NUL)."""
+    unpack = struct.Struct("iIII").unpack_from
+    fsdecode = os.fsdecode
+    pos, end, out = 0, len(buf), []
+    while pos < end:
+        wd, mask, cookie, length = unpack(buf, pos)
+        pos += 16
+        if pos + length > end:
+            raise ValueError("truncated inotify event in buffer")
+        name = fsdecode(buf[pos : pos + length].split(b"\0", 1)[0]) if length else ""
+        out.append(InotifyEvent(wd, mask, cookie, name))
+        pos += length
+    return out
+
+
+def parse_rates(d: str) -> None:
+    full = capture(d, N_PARSE)
+    end = 0
+    for _ in range(N_SMALL):
+        end += 16 + struct.unpack_from("iIII", full, end)[3]
+    small = full[:end]
+    buffers = [
+        (f"{N_PARSE} IN_MODIFY, two files alternating", full),
+        (f"{N_PARSE} IN_CREATE, distinct names", capture_distinct(d, N_PARSE)),
+        (f"a {N_SMALL}-event read (IN_MODIFY, as above)", small),
+    ]
+    rows = [
+        ("butter str_to_events (InotifyEvent)", str_to_events),
+        ("struct.unpack_from loop (plain tuples)", struct_baseline),
+        ("struct.unpack_from loop -> InotifyEvent", struct_events),
+    ]
+    try:
+        import inotify_simple
+
+        rows.append(("inotify_simple.parse_events", inotify_simple.parse_events))
+    except ImportError:
+        print("  (inotify_simple not installed)")
+    for title, buf in buffers:
+        n = len(str_to_events(buf))
+        assert struct_events(buf) == str_to_events(buf)
+        print(f"\nparse rate, {title} ({n} events, {len(buf)} bytes), M events/s:")
+        print(f"  {'':42s} {'best':>6s} {'median':>7s}   x struct loop (best, median)")
+        floor = rates(struct_baseline, buf, n)
+        for label, fn in rows:
+            best, median = floor if fn is struct_baseline else rates(fn, buf, n)
+            print(
+                f"  {label:42s} {best / 1e6:6.2f} {median / 1e6:7.2f}"
+                f"   {best / floor[0]:4.2f}x {median / floor[1]:5.2f}x"
+            )
 
 
 def writer(path: str, n: int) -> int:
@@ -117,29 +203,27 @@ def e2e_sync(path: str, make, read) -> tuple[float, int]:
 def main() -> None:
     print(f"Python {sys.version.split()[0]} ({sys.implementation.name})")
     with tempfile.TemporaryDirectory() as d:
-        buf = capture(d, N_PARSE)
-        n = len(str_to_events(buf))
-        print(f"\nparse rate, {n} captured IN_MODIFY events ({len(buf)} bytes):")
-        rows = [("butter str_to_events (InotifyEvent)", str_to_events),
-                ("struct.unpack_from loop (plain tuples)", struct_baseline)]  # fmt: skip
-        try:
-            import inotify_simple
-
-            rows.append(("inotify_simple.parse_events", inotify_simple.parse_events))
-        except ImportError:
-            print("  (inotify_simple not installed)")
-        for label, fn in rows:
-            print(f"  {label:42s} {best_rate(fn, buf, n) / 1e6:6.2f} M events/s")
+        parse_rates(d)
+        if QUICK:
+            return
 
         print(f"\nend to end, {N_E2E} IN_MODIFY from a writer process (queue raised):")
 
         def butter_make():
-            i = Inotify()
+            i = Inotify(IN_NONBLOCK)
             i.watch(d, IN_MODIFY)
             return i
 
         def butter_read(i, timeout):
-            return [] if i.wait(timeout) is None else [None, *i.read_events()]
+            # wait() returns the batch's first event; the rest, if any, are
+            # cached.  Non-blocking, so that read_events() after the last
+            # batch of one event raises instead of waiting forever.
+            if i.wait(timeout) is None:
+                return []
+            try:
+                return [None, *i.read_events()]
+            except BlockingIOError:
+                return [None]
 
         rate, lost = e2e_sync(d, butter_make, butter_read)
         print(f"  {'butter Inotify':42s} {rate / 1e3:8.0f} k events/s, lost {lost}")

@@ -184,6 +184,21 @@ def test_parse_fid_records():
     assert err.info[1] == fa.RawInfo(99, b"zzzz")
 
 
+def test_parse_meta_rows_both_paths():
+    """CPython's iter_unpack and PyPy's unpack_from loop, on either."""
+    import array
+
+    from butter import _fanotify_records as rec
+
+    buf = b"".join(pack_event(1 << k, FAN_NOFD, -(2**31) + k) for k in range(40))
+    for data in (b"", buf[: struct.calcsize(META)], buf, memoryview(array.array("I", buf))):
+        size = memoryview(data).nbytes
+        rows = rec._meta_rows_iter(data, size)
+        assert rec._meta_rows_loop(data, size) == rows
+        assert len(rows) == size // struct.calcsize(META)
+    assert [e.mask for e in str_to_events(buf)] == [1 << k for k in range(40)]
+
+
 @pytest.mark.parametrize(
     "buf",
     [

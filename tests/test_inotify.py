@@ -149,6 +149,144 @@ def test_parse_truncated():
 
 
 # -- thin calls ------------------------------------------------------------------
+# -- every parser path (CPython's columns, PyPy's walk and records), on
+#    either interpreter, against a struct reference -------------------------
+def _reference(buf: bytes) -> tuple[list[tuple[int, int, int, str]], int]:
+    """What every path must return: events and the OR of their masks."""
+    events, mask_or, pos = [], 0, 0
+    while pos < len(buf):
+        if len(buf) - pos < HDR.size:
+            raise ValueError("truncated")
+        wd, mask, cookie, length = HDR.unpack_from(buf, pos)
+        pos += HDR.size
+        if length > len(buf) - pos:
+            raise ValueError("truncated")
+        events.append((wd, mask, cookie, os.fsdecode(buf[pos : pos + length].split(b"\0")[0])))
+        mask_or |= mask
+        pos += length
+    return events, mask_or
+
+
+_PATHS = {
+    "columns": ino._parse_columns,
+    "records": ino._parse_records,
+    "walk": ino._parse_walk,
+    "loop": ino._parse_loop,
+}
+
+
+def _check_all_paths(buf: bytes) -> None:
+    try:
+        want = _reference(buf)
+    except ValueError:
+        want = None
+    # a bytes object, and the same bytes one byte off alignment
+    views = [buf, memoryview(b"\0" + buf)[1:]]
+    for name, parse in _PATHS.items():
+        for view in views:
+            ptr = ffi.from_buffer(view)
+            if want is None:
+                with pytest.raises(ValueError, match="truncated"):
+                    parse(ptr, len(buf))
+                continue
+            events, mask_or = parse(ptr, len(buf))
+            assert (events, mask_or) == want, name
+            assert all(type(e) is InotifyEvent for e in events), name
+            assert len({id(e) for e in events}) == len(events), name  # never shared
+    for fn in (str_to_events, ino._str_to_events_columns, ino._str_to_events_loop):
+        if want is None:
+            with pytest.raises(ValueError):
+                fn(buf)
+        else:
+            assert fn(buf) == want[0]
+            assert fn(bytearray(buf)) == want[0]
+
+
+_NAMES = [
+    b"a", b"a.txt", b"b.txt", b"x" * 15, b"x" * 16, b"y" * 255, b"caf\xc3\xa9",
+    b"\xff\xfe-not-utf8", b"\xed\xa0\x80", b"tab\tand space", b"z\0garbage-after-nul",
+]  # fmt: skip
+_INTS = [
+    (-1, IN_Q_OVERFLOW, 0), (1, IN_MODIFY, 0), (1, IN_CREATE | IN_ISDIR, 0),
+    (2, IN_MOVED_FROM, 7), (2, IN_MOVED_TO, 7), (2**31 - 1, 2**32 - 1, 2**32 - 1),
+    (-(2**31), 2**31, 2**31),
+]  # fmt: skip
+
+
+def _random_record(rnd) -> bytes:
+    wd, mask, cookie = rnd.choice(_INTS)
+    kind = rnd.random()
+    if kind < 0.2:  # no name: the event is about the watched inode
+        return HDR.pack(wd, mask, cookie, 0)
+    name = rnd.choice(_NAMES) if kind < 0.85 else bytes(rnd.randrange(256) for _ in range(20))
+    if rnd.random() < 0.2:  # hand-packed: any padding, even none or unaligned
+        field = name + b"\0" * rnd.choice([0, 1, 2, 3, 5, 17])
+    else:  # as the kernel pads: to a multiple of the header size
+        field = name.ljust((len(name) // HDR.size + 1) * HDR.size, b"\0")
+    return HDR.pack(wd, mask, cookie, len(field)) + field
+
+
+def test_parse_paths_agree_on_random_buffers():
+    import random
+
+    rnd = random.Random(8)
+    # sizes across every switch: folding (1 KiB), the PyPy walk (4 KiB),
+    # more distinct records than the C cache has slots (256)
+    for count in [0, 1, 2, 3, 5, 20, 40, 100, 130, 200, 300, 700, 2000]:
+        for repeats in (False, True):
+            for _ in range(4):
+                if repeats:  # a few records over and over, as when files are rewritten
+                    pool = [_random_record(rnd) for _ in range(rnd.randrange(1, 6))]
+                    recs = [rnd.choice(pool) for _ in range(count)]
+                else:
+                    recs = [_random_record(rnd) for _ in range(count)]
+                buf = b"".join(recs)
+                _check_all_paths(buf)
+                if buf:
+                    _check_all_paths(buf[: rnd.randrange(len(buf))])
+                    _check_all_paths(buf + HDR.pack(1, IN_CREATE, 0, 16) + b"abc")
+
+
+def test_parse_paths_edge_cases():
+    _check_all_paths(b"")
+    _check_all_paths(pack(1, IN_MODIFY, 0))
+    _check_all_paths(HDR.pack(1, IN_CREATE, 0, 4) + b"abcd")  # name without a NUL
+    _check_all_paths(HDR.pack(1, IN_CREATE, 0, 8) + b"\0" * 8)  # all padding: ""
+    _check_all_paths(HDR.pack(1, IN_CREATE, 0, 2**32 - 1))  # length past the end
+    _check_all_paths(b"\0" * (HDR.size - 1))
+    # equal names at different paddings are one record; different cookies are not
+    same = [pack(3, IN_MODIFY, 0, b"f", pad=p) for p in (1, 4, 16, 64)] * 100
+    _check_all_paths(b"".join(same))
+    moves = [pack(3, IN_MOVED_FROM, c, b"f") for c in range(300)] * 3
+    _check_all_paths(b"".join(moves))
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover - hypothesis is optional
+    pass
+else:
+    _record = st.builds(
+        lambda wd, mask, cookie, name, pad: (
+            HDR.pack(wd, mask, cookie, len(name) + pad) + name + b"\0" * pad
+        ),
+        st.integers(-(2**31), 2**31 - 1),
+        st.integers(0, 2**32 - 1),
+        st.integers(0, 2**32 - 1),
+        st.binary(max_size=40),
+        st.integers(0, 20),
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(_record, max_size=40), st.integers(1, 50), st.data())
+    def test_parse_paths_agree_hypothesis(records, times, data):
+        buf = b"".join(records) * (times if len(records) < 5 else 1)
+        if buf and data.draw(st.booleans()):
+            buf = buf[: data.draw(st.integers(0, len(buf) - 1))]
+        _check_all_paths(buf)
+
+
 def test_thin_calls(tmp_path):
     fd = inotify_init()
     try:

@@ -141,6 +141,31 @@ def test_parse_several_records_and_bad_sizes():
         str_to_events("text")  # type: ignore[arg-type]
 
 
+def test_parse_both_paths_agree():
+    """CPython's iter_unpack and PyPy's unpack_from loop, on either."""
+    import array
+    import random
+
+    from butter import signalfd as sfd
+
+    rnd = random.Random(8)
+    names = [n for n, _ in ffi.typeof("struct signalfd_siginfo").fields if not n.startswith("_")]
+    for count in (0, 1, 2, 16, 100):
+        records = []
+        for _ in range(count):
+            values = {n: rnd.randrange(256) for n in names}
+            values["ssi_errno"] = -rnd.randrange(2**31)
+            records.append(packed(**values))
+        buf = b"".join(records)
+        want = sfd._records_iter(buf, len(buf))
+        assert len(want) == count
+        assert sfd._records_loop(buf, len(buf)) == want
+        assert all(type(e) is Signal for e in sfd._records_loop(buf, len(buf)))
+        wide = memoryview(array.array("I", buf))  # a buffer whose items are not bytes
+        assert sfd._records_loop(wide, len(buf)) == sfd._records_iter(wide, len(buf)) == want
+        assert str_to_events(wide) == want
+
+
 def test_constants():
     assert SFD_CLOEXEC == os.O_CLOEXEC and SFD_NONBLOCK == os.O_NONBLOCK
     assert (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK) == (
