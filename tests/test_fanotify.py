@@ -188,7 +188,7 @@ def test_parse_meta_rows_both_paths():
     """CPython's iter_unpack and PyPy's unpack_from loop, on either."""
     import array
 
-    from butter import _fanotify_records as rec
+    from butter.fanotify import _records as rec
 
     buf = b"".join(pack_event(1 << k, FAN_NOFD, -(2**31) + k) for k in range(40))
     for data in (b"", buf[: struct.calcsize(META)], buf, memoryview(array.array("I", buf))):

@@ -34,6 +34,7 @@ from butter.inotify import (
     inotify_rm_watch,
     str_to_events,
 )
+from butter.inotify import _core as ino_core
 
 # -- the record layout, from the C compiler (never hard-coded) ---------------
 _FIELDS = ("wd", "mask", "cookie", "len")
@@ -168,10 +169,10 @@ def _reference(buf: bytes) -> tuple[list[tuple[int, int, int, str]], int]:
 
 
 _PATHS = {
-    "columns": ino._parse_columns,
-    "records": ino._parse_records,
-    "walk": ino._parse_walk,
-    "loop": ino._parse_loop,
+    "columns": ino_core._parse_columns,
+    "records": ino_core._parse_records,
+    "walk": ino_core._parse_walk,
+    "loop": ino_core._parse_loop,
 }
 
 
@@ -193,7 +194,7 @@ def _check_all_paths(buf: bytes) -> None:
             assert (events, mask_or) == want, name
             assert all(type(e) is InotifyEvent for e in events), name
             assert len({id(e) for e in events}) == len(events), name  # never shared
-    for fn in (str_to_events, ino._str_to_events_columns, ino._str_to_events_loop):
+    for fn in (str_to_events, ino_core._str_to_events_columns, ino_core._str_to_events_loop):
         if want is None:
             with pytest.raises(ValueError):
                 fn(buf)
