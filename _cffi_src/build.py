@@ -23,9 +23,11 @@ instead of failing later on a missing function or a wrong constant.
 
 The result is the compiled extension ``butter._lowlevel``.  It is built when
 the package is built (``setup.py``'s ``cffi_modules``); nothing compiles at
-import time and these files are not installed.  ``build_seccomp.py`` uses
-:func:`make_ffibuilder` for ``butter._seccomp_lowlevel`` (family
-``seccomp``, in ``seccomp/``).
+import time and these files are not installed.  Family ``seccomp`` is the
+kernel side of :mod:`butter.seccomp` (notification ioctls, action values,
+architecture tokens); libseccomp itself is ``build_seccomp.py``'s ABI-mode
+module ``butter._seccomp_lowlevel`` (``libseccomp/``), which takes its
+version stamp from :func:`abi_stamp_cdef`.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ FAMILIES = [
     "inotify",
     "memfd",
     "pidfd",
+    "seccomp",
     "signalfd",
     "splice",
     "system",
@@ -118,6 +121,14 @@ def package_version(init_py: pathlib.Path = INIT_PY) -> str:
 def stamp_source(version: str) -> str:
     """The C definition behind :data:`STAMP_CDEF`."""
     return f'static const char *butter_build_version(void) {{ return "{version}"; }}\n'
+
+
+def abi_stamp_cdef(version: str) -> str:
+    """The version stamp of an ABI-mode module (pure Python, no C function
+    to call): an enum whose one member's name carries *version* in hex,
+    ``BUTTER_BUILD_VERSION_<hex>``; ``butter._errors.build_version`` reads
+    it back from the module's ``ffi`` alone, without loading any library."""
+    return f"enum butter_build_version {{ BUTTER_BUILD_VERSION_{version.encode().hex()} }};\n"
 
 
 def make_ffibuilder(

@@ -36,21 +36,40 @@ if TYPE_CHECKING:
     from ._args import PathArg
 
 
-__all__ = ["check_build", "raise_errno", "retry_or_raise"]
+__all__ = ["build_version", "check_build", "raise_errno", "retry_or_raise"]
+
+
+def build_version(module: types.ModuleType) -> Optional[str]:
+    """The butter version *module* was built for, ``None`` if unstamped.
+
+    ``_cffi_src/build.py`` stamps it into an API-mode (compiled) module as
+    the C function ``lib.butter_build_version()``, and into an ABI-mode one
+    (pure Python, ``butter._seccomp_lowlevel``) as the name of the one
+    member of ``enum butter_build_version``, ``BUTTER_BUILD_VERSION_<hex>``:
+    read from ``ffi`` alone, so before any library is loaded.
+    """
+    stamp = getattr(getattr(module, "lib", None), "butter_build_version", None)
+    if stamp is not None:
+        return module.ffi.string(stamp()).decode()  # type: ignore[no-any-return]
+    try:
+        members = module.ffi.typeof("enum butter_build_version").elements
+    except module.ffi.error:
+        return None
+    for name in members.values():
+        return bytes.fromhex(name[len("BUTTER_BUILD_VERSION_") :]).decode()
+    return None  # pragma: no cover - the enum always has its member
 
 
 def check_build(module: types.ModuleType) -> None:
-    """Raise ``ImportError`` unless the compiled *module* was built for
-    ``butter.__version__``.
+    """Raise ``ImportError`` unless *module* (``butter._lowlevel`` or
+    ``butter._seccomp_lowlevel``) was built for ``butter.__version__``.
 
-    ``_cffi_src/build.py`` stamps the version it built from into each
-    compiled module as ``lib.butter_build_version()``; a module without the
-    stamp predates it and is refused too.
+    A module without the stamp (see :func:`build_version`) predates it and
+    is refused too.
     """
     from . import __version__
 
-    stamp = getattr(module.lib, "butter_build_version", None)
-    built = module.ffi.string(stamp()).decode() if stamp is not None else "unknown (no stamp)"
+    built = build_version(module) or "unknown (no stamp)"
     if built != __version__:
         raise ImportError(
             f"butter's compiled module {module.__name__} "

@@ -1,6 +1,6 @@
-# Stub for the cffi-compiled module built from _cffi_src/build_seccomp.py
-# (only when libseccomp-dev was present at build time).
+# Stub for the ABI-mode cffi module generated from _cffi_src/build_seccomp.py
+# (pure Python: an ffi describing libseccomp; butter.seccomp._lib opens
+# libseccomp.so.2 with it).
 from typing import Any
 
 ffi: Any
-lib: Any

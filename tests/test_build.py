@@ -1,5 +1,7 @@
-"""The build: version stamps in the compiled modules, the import-time check,
-and ``_cffi_src/build.py``'s family list against its folder."""
+"""The build: version stamps in the built modules (the compiled
+``butter._lowlevel`` and the ABI-mode ``butter._seccomp_lowlevel``), the
+import-time check, and ``_cffi_src/build.py``'s family list against its
+folder."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from conftest import run_python
 
 import butter
 from butter import _lowlevel
-from butter._errors import check_build
+from butter._errors import build_version, check_build
 
 SRC = pathlib.Path(__file__).parent.parent / "_cffi_src"
 needs_src = pytest.mark.skipif(
@@ -30,7 +32,12 @@ MISMATCH = f"was built for version {butter.__version__} but the Python package i
 
 
 def _stamp(module: types.ModuleType) -> str:
-    return module.ffi.string(module.lib.butter_build_version()).decode()
+    if hasattr(module, "lib"):  # API mode: a C function
+        return module.ffi.string(module.lib.butter_build_version()).decode()
+    # ABI mode: the name of enum butter_build_version's one member
+    (name,) = module.ffi.typeof("enum butter_build_version").elements.values()
+    assert name.startswith("BUTTER_BUILD_VERSION_")
+    return bytes.fromhex(name[len("BUTTER_BUILD_VERSION_") :]).decode()
 
 
 def _have_seccomp() -> bool:
@@ -46,7 +53,37 @@ def test_lowlevel_is_stamped_with_the_package_version() -> None:
 
 def test_seccomp_lowlevel_is_stamped_with_the_package_version() -> None:
     seccomp_lowlevel = pytest.importorskip("butter._seccomp_lowlevel")
+    assert not hasattr(seccomp_lowlevel, "lib")  # ABI mode: no C, nothing loaded
+    assert seccomp_lowlevel.__file__.endswith(".py")
     assert _stamp(seccomp_lowlevel) == butter.__version__
+    assert build_version(seccomp_lowlevel) == build_version(_lowlevel) == butter.__version__
+
+
+def _abi_module(cdef: str, path: pathlib.Path) -> types.SimpleNamespace:
+    """An ABI-mode module generated from *cdef* as the build does, loaded by path."""
+    from cffi import FFI
+
+    builder = FFI()
+    builder.cdef(cdef)
+    builder.set_source("butter._seccomp_lowlevel", None)
+    builder.emit_python_code(str(path))
+    return types.SimpleNamespace(
+        __name__="butter._seccomp_lowlevel",
+        __file__=str(path),
+        ffi=runpy.run_path(str(path))["ffi"],
+    )
+
+
+@needs_src
+def test_abi_stamp_round_trips_any_version(
+    build: dict[str, object], tmp_path: pathlib.Path
+) -> None:
+    """Whatever characters ``package_version`` lets through come back intact."""
+    abi_stamp_cdef = build["abi_stamp_cdef"]
+    assert callable(abi_stamp_cdef)
+    for i, version in enumerate(("0.14.0", "1.0.0rc1+local.build_7", "2!3.4.post5.dev6-x")):
+        module = _abi_module(abi_stamp_cdef(version), tmp_path / f"m{i}.py")
+        assert build_version(module) == version  # type: ignore[arg-type]
 
 
 def test_check_build_accepts_the_installed_modules() -> None:
@@ -69,6 +106,15 @@ def test_check_build_refuses_a_module_without_stamp() -> None:
     assert "built for version unknown (no stamp)" in message
     assert f"but the Python package is {butter.__version__}" in message
     assert info.value.name == "butter._lowlevel"
+
+
+def test_check_build_refuses_an_abi_module_without_stamp(tmp_path: pathlib.Path) -> None:
+    # An ABI-mode module (no lib) whose ffi lacks the stamp enum.
+    old = _abi_module("int seccomp_api_get(void);", tmp_path / "_seccomp_lowlevel.py")
+    with pytest.raises(ImportError, match=r"built for version unknown \(no stamp\)") as info:
+        check_build(old)  # type: ignore[arg-type]
+    assert info.value.name == "butter._seccomp_lowlevel"
+    assert str(tmp_path) in str(info.value)
 
 
 def test_every_module_using_a_compiled_module_refuses_a_version_mismatch() -> None:
@@ -145,9 +191,11 @@ def test_family_list_matches_the_folder(build: dict[str, object]) -> None:
     assert families[0] == "common"
     assert len(set(families)) == len(families)
     assert set(families) == _fragments(SRC, ".cdef.h") == _fragments(SRC, ".csrc.c")
-    # seccomp is its own module's only family, out of the main folder's way.
-    assert _fragments(SRC / "seccomp", ".cdef.h") == {"seccomp"}
-    assert _fragments(SRC / "seccomp", ".csrc.c") == {"seccomp"}
+    # libseccomp is an ABI-mode module of its own: a cdef and no C, out of
+    # the main folder's way (the kernel side is the main module's "seccomp").
+    assert "seccomp" in families
+    assert _fragments(SRC / "libseccomp", ".cdef.h") == {"libseccomp"}
+    assert _fragments(SRC / "libseccomp", ".csrc.c") == set()
 
 
 @needs_src

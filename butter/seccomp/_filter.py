@@ -10,7 +10,7 @@ import os
 from _thread import allocate_lock
 
 from .._args import RANGES, check_int, cython_int, fileno, to_int
-from ._constants import _C_NAMES, _ERRNO_BASE, _TRACE_BASE, _s32
+from ._constants import _ARCHES, _ERRNO_BASE, _NR_SCMP_ERROR, _TRACE_BASE, _s32
 from ._lib import ffi, lib
 from ._notify import Notification, NotificationResponse, notify_receive, notify_respond
 
@@ -70,8 +70,7 @@ def _einval(message: str) -> NoReturn:
 
 
 # -- architectures and attributes ----------------------------------------------
-_ARCH_NAMES = [n[len("SCMP_ARCH_") :] for n in _C_NAMES if n.startswith("SCMP_ARCH_")]
-_KNOWN_ARCHES = {getattr(lib, "SCMP_ARCH_" + n) for n in _ARCH_NAMES} - {0}
+_KNOWN_ARCHES = set(_ARCHES.values()) - {0}
 
 
 class Arch:
@@ -121,14 +120,14 @@ class Arch:
         return hash(self._token)
 
     def __repr__(self) -> str:
-        for name in _ARCH_NAMES:
-            if getattr(lib, "SCMP_ARCH_" + name) == self._token:
+        for name, token in _ARCHES.items():
+            if token == self._token:
                 return f"<Arch {name}>"
         return f"<Arch {self._token:#x}>"  # pragma: no cover
 
 
-for _name in _ARCH_NAMES:
-    setattr(Arch, _name, _s32(getattr(lib, "SCMP_ARCH_" + _name)))
+for _name, _token in _ARCHES.items():
+    setattr(Arch, _name, _s32(_token))
 
 
 class Attr:
@@ -178,7 +177,7 @@ def _syscall(syscall: object) -> int:
     """A syscall number for the native architecture (names resolved)."""
     if isinstance(syscall, str):
         nr: int = lib.seccomp_syscall_resolve_name(_name_bytes(syscall))
-        if nr == lib.__NR_SCMP_ERROR:
+        if nr == _NR_SCMP_ERROR:
             _einval(f"unknown syscall {syscall!r}")
         if type(syscall) is str:
             _NR_CACHE[syscall] = nr

@@ -1,7 +1,14 @@
-"""The compiled libseccomp module, or an ImportError that says how to get it.
+"""libseccomp, opened at import, or an ImportError that says how to get it.
 
-Every part of :mod:`butter.seccomp` takes ``ffi``/``lib`` from here, after
-the same build check as ``butter._lowlevel`` (``butter._errors.check_build``).
+``butter._seccomp_lowlevel`` is an ABI-mode cffi module generated when
+butter was built (``_cffi_src/build_seccomp.py``): it describes libseccomp's
+functions and types, and :func:`load` opens the system's ``libseccomp.so.2``
+with it.  Nothing is compiled and no header is read here.  Every part of
+:mod:`butter.seccomp` takes ``ffi``/``lib`` from this module, after the same
+build check as ``butter._lowlevel`` (``butter._errors.check_build``).
+
+``VERSION`` is the loaded library's version, ``(major, minor, micro)`` from
+``seccomp_version()``; below :data:`MIN_VERSION` the import fails.
 """
 
 from __future__ import annotations
@@ -10,14 +17,68 @@ from .._errors import check_build
 
 try:
     from .. import _seccomp_lowlevel
-except ImportError as _exc:  # pragma: no cover - depends on the build machine
+except ImportError as _exc:  # pragma: no cover - depends on the build
     raise ImportError(
-        "butter.seccomp is not available: libseccomp-dev (libseccomp >= 2.5) was missing "
-        "when butter was built; install it (apt-get install libseccomp-dev) and reinstall butter"
+        "butter.seccomp is not available: this butter was built without it "
+        "(BUTTER_SECCOMP=0); reinstall butter without that setting",
+        name=__name__,
     ) from _exc
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Tuple
+
+__all__ = ["LIBRARY", "MIN_VERSION", "VERSION", "ffi", "lib", "load"]
+
+LIBRARY = "libseccomp.so.2"
+MIN_VERSION = (2, 5, 0)
+
+# The package that provides LIBRARY, by distribution family.
+_INSTALL = (
+    "libseccomp2 on Debian and Ubuntu (apt-get install libseccomp2) and openSUSE; "
+    "libseccomp on Fedora, RHEL and CentOS (dnf install libseccomp), "
+    "Arch (pacman -S libseccomp) and Alpine (apk add libseccomp)"
+)
+_FINE = (
+    "butter itself is installed correctly and needs no rebuild: "
+    "only butter.seccomp needs the library"
+)
 
 check_build(_seccomp_lowlevel)
 ffi = _seccomp_lowlevel.ffi
-lib = _seccomp_lowlevel.lib
 
-__all__ = ["ffi", "lib"]
+
+def check_version(version: Tuple[int, int, int], path: str = LIBRARY) -> None:
+    """Raise ``ImportError`` if *version* is older than :data:`MIN_VERSION`."""
+    if version < MIN_VERSION:
+        have = ".".join(map(str, version)) if any(version) else "older than 2.3"
+        need = ".".join(map(str, MIN_VERSION[:2]))
+        raise ImportError(
+            f"butter.seccomp needs libseccomp >= {need}, but the {path} found is {have}: "
+            f"upgrade the system's libseccomp ({_INSTALL}); {_FINE}",
+            name=__name__,
+        )
+
+
+def load(name: str = LIBRARY) -> Tuple[Any, Tuple[int, int, int]]:
+    """Open libseccomp *name*: ``(lib, version)``, or ``ImportError``
+    naming the package to install."""
+    try:
+        lib = ffi.dlopen(name)
+    except OSError as exc:
+        raise ImportError(
+            f"butter.seccomp needs libseccomp >= {MIN_VERSION[0]}.{MIN_VERSION[1]}, "
+            f"and {name} could not be loaded ({exc}): install {_INSTALL}; {_FINE}",
+            name=__name__,
+        ) from exc
+    try:
+        v = lib.seccomp_version()  # libseccomp >= 2.3
+    except AttributeError:
+        version = (0, 0, 0)  # unknown: older than 2.3
+    else:
+        version = (v.major, v.minor, v.micro)
+    check_version(version, name)
+    return lib, version
+
+
+lib, VERSION = load()

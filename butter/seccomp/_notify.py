@@ -8,13 +8,11 @@ with a return value or an error, or lets the call proceed
 (``SECCOMP_USER_NOTIF_FLAG_CONTINUE``).  The fd is readable while a
 notification waits and reports ``POLLHUP`` once no process uses the filter.
 
-The ioctls are butter's own tiny C shims (errno preserved, ``EINTR``
+The ioctls are butter's own tiny C shims in ``butter._lowlevel`` (family
+``seccomp``, built against the kernel headers; errno preserved, ``EINTR``
 retried), so failures are plain ``OSError`` with the right subclass.
-
-This is also the one place that loads the compiled module,
-``butter._seccomp_lowlevel`` (:mod:`butter.seccomp` takes ``ffi`` and
-``lib`` from here): it says what was missing if butter was built without
-libseccomp, and checks the module's build like ``butter._lowlevel``'s.
+Receiving and answering need nothing from libseccomp; only
+:attr:`Notification.syscall_name` asks it for the name.
 """
 
 from __future__ import annotations
@@ -25,7 +23,8 @@ import os
 from .._args import FdArg, cython_int, fileno, to_int
 from .._errors import raise_errno, retry_or_raise
 from .._fd import EventLike
-from ._lib import ffi, lib
+from .._lowlevel import ffi, lib
+from . import _lib as _libseccomp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -82,13 +81,14 @@ class Notification:
     @property
     def syscall_name(self) -> str:
         """The system call's name on ``syscall_arch`` (``str``, or the number as text)."""
-        name = lib.seccomp_syscall_resolve_num_arch(self.syscall_arch, self.syscall)
-        if name == ffi.NULL:
+        sffi, slib = _libseccomp.ffi, _libseccomp.lib
+        name = slib.seccomp_syscall_resolve_num_arch(self.syscall_arch, self.syscall)
+        if name == sffi.NULL:
             return str(self.syscall)
         try:
-            return ffi.string(name).decode("ascii", "replace")  # type: ignore[no-any-return]
+            return sffi.string(name).decode("ascii", "replace")  # type: ignore[no-any-return]
         finally:
-            lib.free(name)
+            slib.free(name)
 
     def __repr__(self) -> str:
         return (
