@@ -359,6 +359,169 @@ def test_header_constants_and_bindings_forms_both_work():
     assert "Arch" in repr(S.Arch("aarch64"))
 
 
+# -- libseccomp, loaded at run time -----------------------------------------------
+# butter builds without libseccomp's header: every number it takes from
+# elsewhere (kernel headers, its own ABI-mode cdef, the loaded library) is
+# compared here with <seccomp.h> itself, when libseccomp-dev is installed.
+
+_LAYOUTS = {
+    "sizeof(struct scmp_arg_cmp)": ("sizeof", "struct scmp_arg_cmp"),
+    "sizeof(struct scmp_version)": ("sizeof", "struct scmp_version"),
+    "sizeof(enum scmp_compare)": ("sizeof", "enum scmp_compare"),
+    "sizeof(enum scmp_filter_attr)": ("sizeof", "enum scmp_filter_attr"),
+    **{
+        f"offsetof(struct scmp_arg_cmp, {f})": ("offsetof", "struct scmp_arg_cmp", f)
+        for f in ("arg", "op", "datum_a", "datum_b")
+    },
+    **{
+        f"offsetof(struct scmp_version, {f})": ("offsetof", "struct scmp_version", f)
+        for f in ("major", "minor", "micro")
+    },
+}
+
+
+def _header_values(tmp_path, expressions):
+    """{expression: value} as a C program built against <seccomp.h> prints them."""
+    import shlex
+    import shutil
+    import sysconfig
+
+    cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+    if shutil.which(cc[0]) is None:
+        pytest.skip("no C compiler")
+    lines = [f'    printf("%s\\t%lld\\n", "{e}", (long long)({e}));' for e in expressions]
+    src = tmp_path / "values.c"
+    src.write_text(
+        "#include <stddef.h>\n#include <stdio.h>\n#include <seccomp.h>\n"
+        "int main(void)\n{\n" + "\n".join(lines) + "\n    return 0;\n}\n"
+    )
+    exe = tmp_path / "values"
+    proc = subprocess.run([*cc, str(src), "-o", str(exe)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        if "seccomp.h" in proc.stderr:
+            pytest.skip("libseccomp-dev (seccomp.h) not installed")
+        pytest.fail(proc.stderr)
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    return {e: int(v) for e, v in (line.split("\t") for line in out.splitlines())}
+
+
+def test_every_constant_matches_the_libseccomp_header(tmp_path):
+    """No hand-written or kernel-header number can differ from libseccomp's:
+    each exported C name, the ERRNO/TRACE bases, __NR_SCMP_ERROR, the struct
+    layouts and enum sizes of the ABI-mode cdef."""
+    from butter.seccomp import _constants, _lib
+
+    names = list(_constants._C_NAMES)
+    extras = {
+        "SCMP_ACT_ERRNO(0)": S.ERRNO(0),
+        "SCMP_ACT_ERRNO(0xffff)": S.ERRNO(0xFFFF),
+        "SCMP_ACT_TRACE(0)": S.TRACE(0),
+        "SCMP_ACT_TRACE(0xffff)": S.TRACE(0xFFFF),
+        "__NR_SCMP_ERROR": _constants._NR_SCMP_ERROR,
+    }
+    header = _header_values(tmp_path, [*names, *extras, *_LAYOUTS])
+    for name in names:
+        if name.startswith("SCMP_VER_"):
+            continue  # the loaded library's version, below
+        assert getattr(S, name) == header[name] & 0xFFFFFFFF, name
+        if name.startswith(("SCMP_CMP_", "SCMP_FLTATR_")):  # the cdef's enums
+            assert getattr(_lib.lib, name) == header[name], name
+    for expr, value in extras.items():
+        assert value == header[expr], expr
+    ffi = _lib.ffi
+    for expr, (what, *args) in _LAYOUTS.items():
+        assert getattr(ffi, what)(*args) == header[expr], expr
+    # Every enum member libseccomp 2.5 has, and no other.
+    for enum, prefix in (
+        ("enum scmp_compare", "SCMP_CMP_"),
+        ("enum scmp_filter_attr", "SCMP_FLTATR_"),
+    ):
+        assert set(ffi.typeof(enum).relements) == {n for n in names if n.startswith(prefix)}
+    # Debian's libseccomp-dev pins the exact libseccomp2 it came with.
+    version = tuple(header[f"SCMP_VER_{p}"] for p in ("MAJOR", "MINOR", "MICRO"))
+    assert (S.SCMP_VER_MAJOR, S.SCMP_VER_MINOR, S.SCMP_VER_MICRO) == _lib.VERSION == version
+
+
+def test_version_is_the_loaded_librarys():
+    from butter.seccomp import _lib
+
+    v = _lib.lib.seccomp_version()
+    assert _lib.VERSION == (v.major, v.minor, v.micro) >= _lib.MIN_VERSION == (2, 5, 0)
+    assert (S.SCMP_VER_MAJOR, S.SCMP_VER_MINOR, S.SCMP_VER_MICRO) == _lib.VERSION
+
+
+def _says_what_to_install(message):
+    assert "needs the libseccomp library >= 2.5" in message
+    assert "libseccomp2 on Debian/Ubuntu (apt-get install libseccomp2)" in message
+    assert "libseccomp on Fedora/RHEL (dnf install libseccomp)" in message
+    assert "butter itself is installed correctly" in message
+
+
+def test_missing_library_import_error_names_the_package():
+    from butter.seccomp import _lib
+
+    with pytest.raises(ImportError) as info:
+        _lib.load("libseccomp.so.2-butter-test-missing")
+    message = str(info.value)
+    _says_what_to_install(message)
+    assert "libseccomp.so.2-butter-test-missing could not be loaded" in message
+    assert isinstance(info.value.__cause__, OSError)
+
+
+def test_old_library_import_error():
+    from butter.seccomp import _lib
+
+    for version, shown in (((2, 4, 3), "2.4.3"), ((0, 0, 0), "older than 2.3")):
+        with pytest.raises(ImportError) as info:
+            _lib.check_version(version)
+        _says_what_to_install(str(info.value))
+        assert f"the libseccomp.so.2 found is {shown}" in str(info.value)
+    _lib.check_version((2, 5, 0))
+    _lib.check_version((3, 0, 0))
+
+
+def _libseccomp_path():
+    """The file of the libseccomp this process loaded."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            if os.path.basename(path).startswith("libseccomp.so"):
+                return os.path.realpath(path)
+    pytest.skip("libseccomp not mapped (statically linked?)")
+
+
+def test_import_without_the_library_in_a_mount_namespace():
+    """The real import path: in a child whose private mount namespace hides
+    the library (/dev/null bound over it; the host is untouched),
+    ``import butter.seccomp`` fails with the message and the rest of butter
+    works."""
+    import shutil
+    import sys
+
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) for a private mount namespace")
+    code = (
+        "import butter.eventfd\n"
+        "try:\n"
+        "    import butter.seccomp\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+        "else:\n"
+        "    print('IMPORTED')\n"
+    )
+    script = 'mount --bind /dev/null "$1" && exec "$2" -I -c "$3"'
+    proc = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
+         _libseccomp_path(), sys.executable, code],
+        capture_output=True, text=True, timeout=60, cwd="/",
+    )  # fmt: skip
+    if proc.returncode != 0 and "Operation not permitted" in proc.stderr:
+        pytest.skip(f"no mount namespace here: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stderr
+    _says_what_to_install(proc.stdout)
+    assert "libseccomp.so.2 could not be loaded" in proc.stdout
+
+
 def test_reset_keeps_default_and_merge_leaves_source_usable():
     f = S.SyscallFilter(S.ERRNO(5))
     f.add_rule(S.ALLOW, "read")

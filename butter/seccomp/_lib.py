@@ -35,13 +35,13 @@ MIN_VERSION = (2, 5, 0)
 
 # The package that provides LIBRARY, by distribution family.
 _INSTALL = (
-    "libseccomp2 on Debian and Ubuntu (apt-get install libseccomp2) and openSUSE; "
-    "libseccomp on Fedora, RHEL and CentOS (dnf install libseccomp), "
-    "Arch (pacman -S libseccomp) and Alpine (apk add libseccomp)"
+    "with the system's package manager: libseccomp2 on Debian/Ubuntu "
+    "(apt-get install libseccomp2) and openSUSE, libseccomp on Fedora/RHEL "
+    "(dnf install libseccomp), Arch (pacman -S libseccomp) and Alpine (apk add libseccomp)"
 )
 _FINE = (
-    "butter itself is installed correctly and needs no rebuild: "
-    "only butter.seccomp needs the library"
+    "butter itself is installed correctly and needs no rebuild; "
+    "only butter.seccomp needs the library."
 )
 
 check_build(_seccomp_lowlevel)
@@ -54,8 +54,8 @@ def check_version(version: Tuple[int, int, int], path: str = LIBRARY) -> None:
         have = ".".join(map(str, version)) if any(version) else "older than 2.3"
         need = ".".join(map(str, MIN_VERSION[:2]))
         raise ImportError(
-            f"butter.seccomp needs libseccomp >= {need}, but the {path} found is {have}: "
-            f"upgrade the system's libseccomp ({_INSTALL}); {_FINE}",
+            f"butter.seccomp needs the libseccomp library >= {need}, but the {path} "
+            f"found is {have}. Upgrade it {_INSTALL}. {_FINE}",
             name=__name__,
         )
 
@@ -67,8 +67,8 @@ def load(name: str = LIBRARY) -> Tuple[Any, Tuple[int, int, int]]:
         lib = ffi.dlopen(name)
     except OSError as exc:
         raise ImportError(
-            f"butter.seccomp needs libseccomp >= {MIN_VERSION[0]}.{MIN_VERSION[1]}, "
-            f"and {name} could not be loaded ({exc}): install {_INSTALL}; {_FINE}",
+            f"butter.seccomp needs the libseccomp library >= {MIN_VERSION[0]}.{MIN_VERSION[1]}, "
+            f"but {name} could not be loaded ({exc}). Install it {_INSTALL}. {_FINE}",
             name=__name__,
         ) from exc
     try:
