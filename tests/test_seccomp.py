@@ -393,6 +393,7 @@ def _header_values(tmp_path, expressions):
     src = tmp_path / "values.c"
     src.write_text(
         "#include <stddef.h>\n#include <stdio.h>\n#include <seccomp.h>\n"
+        '#ifndef SCMP_ACT_ALLOW\n#error "seccomp.h is not libseccomp\'s"\n#endif\n'
         "int main(void)\n{\n" + "\n".join(lines) + "\n    return 0;\n}\n"
     )
     exe = tmp_path / "values"
