@@ -356,7 +356,7 @@ def _families():
     ]
     try:
         from butter import seccomp
-    except ImportError:  # pragma: no cover - built without libseccomp
+    except ImportError:  # pragma: no cover - libseccomp.so.2 not installed
         pass
     else:
         # As libseccomp's bindings: a negative flags field is OverflowError.

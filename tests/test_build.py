@@ -158,7 +158,7 @@ def test_seccomp_refuses_a_version_mismatch_of_its_own_module() -> None:
     """butter._lowlevel matches, butter._seccomp_lowlevel does not: the
     check names the seccomp module."""
     if not _have_seccomp():
-        pytest.skip("butter was built without libseccomp")
+        pytest.skip("butter was built with BUTTER_SECCOMP=0")
     code = """if True:
         import butter, butter._errors  # butter._lowlevel checked: it matches
         butter.__version__ = "0.0.0+mismatch"

@@ -101,7 +101,7 @@ def _seccomp_notify_filter():
     global _seccomp_filter
     try:
         import butter.seccomp as S
-    except ImportError as exc:  # built without libseccomp-dev
+    except ImportError as exc:  # libseccomp.so.2 not installed
         pytest.skip(str(exc))
     if _seccomp_filter is None:
         _seccomp_filter = S.SyscallFilter(S.ALLOW)
@@ -254,7 +254,7 @@ def _async_classes():
         module_name = f"butter.asyncio.{info.name}"
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:  # seccomp built without libseccomp-dev
+        except ImportError as exc:  # libseccomp.so.2 not installed
             unimportable[module_name] = exc
             continue
         for attr, obj in vars(module).items():
@@ -518,7 +518,7 @@ class _NotifyFdCase(_AsyncCase):
     def unavailable(self):
         try:
             import butter.seccomp  # noqa: F401
-        except ImportError as exc:  # built without libseccomp-dev
+        except ImportError as exc:  # libseccomp.so.2 not installed
             return str(exc)
         return ""
 

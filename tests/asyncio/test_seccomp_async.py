@@ -16,7 +16,7 @@ from conftest import in_child, open_fds
 
 try:
     import butter.seccomp as S
-except ImportError as exc:  # built without libseccomp-dev
+except ImportError as exc:  # libseccomp.so.2 not installed
     pytest.skip(str(exc), allow_module_level=True)
 from butter.asyncio.seccomp import Notification_async, NotifyFd_async
 
