@@ -87,7 +87,7 @@ dist: $(VENV)/bin/python $(PYPY_VENV)/bin/python
 	$(PYPY_VENV)/bin/pip wheel -q --no-deps --wheel-dir .dist-raw .dist-raw/butter-*.tar.gz
 	mkdir -p dist
 	cp .dist-raw/butter-*.tar.gz dist/
-	$(VENV)/bin/auditwheel repair -q --plat $(DIST_PLAT) --exclude libseccomp.so.2 \
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/auditwheel repair --plat $(DIST_PLAT) --exclude libseccomp.so.2 \
 	    --wheel-dir dist .dist-raw/*.whl
 	rm -rf .dist-raw
 	$(VENV)/bin/abi3audit --strict --summary dist/*-abi3-*.whl
