@@ -144,13 +144,15 @@ def _build_tools_problem() -> "str | None":
         if not ok:
             detail = out.strip().splitlines()[-1] if out.strip() else "it failed"
             return f"no working C compiler (tried {shlex.join(cc[:1])}: {detail})"
+        # The kernel headers first: the C library's <errno.h>, which Python.h
+        # includes, needs them too.
+        ok, _ = _probe_compile(cc, "#include <linux/types.h>\n", tmp, [])
+        if not ok:
+            return "the Linux kernel headers (linux/types.h) are missing"
         ok, _ = _probe_compile(cc, "#include <Python.h>\n", tmp, includes)
         if not ok:
             where = ", ".join(includes) or "Python's include directory"
             return f"the Python headers (Python.h) are missing (looked in {where})"
-        ok, _ = _probe_compile(cc, "#include <linux/types.h>\n", tmp, [])
-        if not ok:
-            return "the Linux kernel headers (linux/types.h) are missing"
     return None
 
 
