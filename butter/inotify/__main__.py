@@ -166,9 +166,16 @@ class Watcher:
         return line
 
 
+def _prog() -> str:
+    """The name ``--help`` shows: the console script's (``butter-inotifywait``) when
+    run as one, else ``python -m butter.inotify``."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return name if name.startswith("butter-inotifywait") else "python -m butter.inotify"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m butter.inotify",
+        prog=_prog(),
         description="Wait for filesystem events (inotifywait-compatible output).",
     )
     parser.add_argument("-m", "--monitor", action="store_true", help="keep listening")
