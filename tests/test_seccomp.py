@@ -389,6 +389,10 @@ def _header_values(tmp_path, expressions):
     cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
     if shutil.which(cc[0]) is None:
         pytest.skip("no C compiler")
+    probe = tmp_path / "probe.c"
+    probe.write_text("int main(void) { return 0; }\n")
+    if subprocess.run([*cc, str(probe), "-o", str(tmp_path / "probe")]).returncode != 0:
+        pytest.skip(f"no working C compiler ({' '.join(cc)})")  # e.g. CC=false
     lines = [f'    printf("%s\\t%lld\\n", "{e}", (long long)({e}));' for e in expressions]
     src = tmp_path / "values.c"
     src.write_text(
