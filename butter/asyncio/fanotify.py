@@ -14,6 +14,7 @@ from os import O_RDONLY as _O_RDONLY
 from typing import TYPE_CHECKING, Optional, Union
 
 from ..fanotify import AT_FDCWD, FAN_CLASS_NOTIF, Fanotify, FanotifyEvent
+from ..fanotify._compat import mark_args
 from ._queue import GetEventAliases
 
 if TYPE_CHECKING:
@@ -47,12 +48,14 @@ class Fanotify_async(GetEventAliases[FanotifyEvent]):
         self, path: Optional[PathArg], mask: int, flags: int = 0, dfd: FdArg = AT_FDCWD
     ) -> None:
         """Add *mask* to the mark on *path* (see :meth:`~butter.fanotify.Fanotify.watch`)."""
+        path, mask, flags, dfd = mark_args("Fanotify_async.watch", path, mask, flags, dfd)
         self._checked().source.watch(path, mask, flags, dfd)
 
     def ignore(
         self, path: Optional[PathArg], mask: int, flags: int = 0, dfd: FdArg = AT_FDCWD
     ) -> None:
         """Remove *mask* from the mark on *path* (see :meth:`~butter.fanotify.Fanotify.ignore`)."""
+        path, mask, flags, dfd = mark_args("Fanotify_async.ignore", path, mask, flags, dfd)
         self._checked().source.ignore(path, mask, flags, dfd)
 
     del_watch = ignore

@@ -12,6 +12,7 @@ from .._cstruct import cstruct
 from .._errors import retry_or_raise
 from .._fd import EventLike
 from .._lowlevel import ffi, lib
+from ._compat import FanotifyCompat, mark_args
 from ._constants import (
     _MARK_OPS,
     _O_CLOEXEC,
@@ -159,7 +160,7 @@ _write = os.write
 _RESPONSE, _ = cstruct(ffi, "struct fanotify_response", ("fd", "response"))
 
 
-class Fanotify(EventLike[FanotifyEvent]):
+class Fanotify(EventLike[FanotifyEvent], FanotifyCompat):
     """A fanotify group; its events are :class:`FanotifyEvent`.
 
     ``Fanotify(flags=FAN_CLASS_NOTIF, event_flags=O_RDONLY)`` as
@@ -222,14 +223,17 @@ class Fanotify(EventLike[FanotifyEvent]):
         mount/filesystem holding *path*), ``FAN_MARK_ONLYDIR``,
         ``FAN_MARK_DONT_FOLLOW``, ``FAN_MARK_IGNORE``, ...  Add
         ``FAN_EVENT_ON_CHILD`` to *mask* for a directory's entries and
-        ``FAN_ONDIR`` for events on directories.
+        ``FAN_ONDIR`` for events on directories.  (0.9's order ``(flags,
+        mask, path)`` still works, with a ``DeprecationWarning``.)
         """
+        path, mask, flags, dfd = mark_args("Fanotify.watch", path, mask, flags, dfd)
         fanotify_mark(self.fileno(), path, mask, FAN_MARK_ADD | _mark_flags(flags), dfd)
 
     def ignore(
         self, path: Optional[PathArg], mask: int, flags: int = 0, dfd: FdArg = AT_FDCWD
     ) -> None:
         """Remove *mask* from the mark on *path* (``FAN_MARK_REMOVE | flags``)."""
+        path, mask, flags, dfd = mark_args("Fanotify.ignore", path, mask, flags, dfd)
         fanotify_mark(self.fileno(), path, mask, FAN_MARK_REMOVE | _mark_flags(flags), dfd)
 
     del_watch = ignore

@@ -17,6 +17,7 @@ from .._cstruct import cstruct
 from .._fd import Resource
 from .._lowlevel import ffi, lib
 from .._mask import FileEventFlags, set_mask_flags
+from ._compat import FanotifyEventCompat
 from ._constants import mask_names
 
 TYPE_CHECKING = False
@@ -203,7 +204,7 @@ _close = os.close
 _strerror = os.strerror
 
 
-class FanotifyEvent(Resource, FileEventFlags):
+class FanotifyEvent(Resource, FileEventFlags, FanotifyEventCompat):
     """One fanotify event.
 
     ``mask`` is the ``FAN_*`` bits, ``pid`` the process (or thread, with
