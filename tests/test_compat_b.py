@@ -286,6 +286,11 @@ NEEDS_GROUP = [
         "path, mask",
     ),
     (
+        "fanotify_mark(fd, flags, mask, path)",
+        lambda fan, d: fa.fanotify_mark(fan, FAN_MARK_ADD, FAN_OPEN, d),
+        r"fanotify_mark\(fd, path, mask, flags\)",
+    ),
+    (
         "Fanotify.del_watch(flags, mask, path)",
         lambda fan, d: (fan.watch(d, FAN_OPEN), fan.del_watch(0, FAN_OPEN, d)),
         "path, mask",

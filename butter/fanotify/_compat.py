@@ -7,6 +7,9 @@ that names the new one:
   argument order (butter, like 0.13.1, takes ``(path, mask, flags=0,
   dfd=AT_FDCWD)``): told apart by type, an ``int`` first and a path third
   is the old order (:func:`mark_args`);
+* ``fanotify_mark(fd, flags, mask, path[, dfd])`` (0.9's order of the thin
+  wrapper; butter: ``(fd, path, mask, flags=FAN_MARK_ADD, dfd=AT_FDCWD)``),
+  told apart the same way;
 * ``Fanotify.blocking`` (0.9's class attribute): ``os.get_blocking(f.fileno())``;
 * ``FanotifyEvent.version``: every event has ``FANOTIFY_METADATA_VERSION``
   (:func:`~butter.fanotify.str_to_events` refuses any other);
@@ -58,8 +61,9 @@ def deprecated(old: str, new: str, stacklevel: int = 2) -> None:
 def mark_args(
     method: str, path: object, mask: object, flags: object, dfd: FdArg, stacklevel: int = 2
 ) -> Tuple[Optional[PathArg], int, int, FdArg]:
-    """``(path, mask, flags, dfd)`` of ``Fanotify.watch``/``ignore`` in butter's
-    order.
+    """``(path, mask, flags, dfd)`` of ``Fanotify.watch``/``ignore`` (or
+    :func:`~butter.fanotify.fanotify_mark`, *method* ``"fanotify_mark"``) in
+    butter's order.
 
     A ``str``/``bytes``/path-like/``None`` first argument is butter's order
     and passes through unchanged (bad types are left to the checks that
@@ -73,13 +77,17 @@ def mark_args(
         and not isinstance(path, bool)
         and (isinstance(flags, _PATH_TYPES) or flags is None)
     ):
+        fd = "fd, " if method == "fanotify_mark" else ""
         deprecated(
-            f"{method}(flags, mask, path)",
-            f"{method}(path, mask, flags)",
+            f"{method}({fd}flags, mask, path)",
+            f"{method}({fd}path, mask, flags)",
             stacklevel + 1,
         )
-        op = FAN_MARK_ADD if method.endswith("watch") else FAN_MARK_REMOVE
-        return flags, mask, path & ~op, dfd  # type: ignore[return-value]
+        if method.endswith(".watch"):
+            path &= ~FAN_MARK_ADD
+        elif method.endswith(".ignore"):
+            path &= ~FAN_MARK_REMOVE
+        return flags, mask, path, dfd  # type: ignore[return-value]
     return path, mask, flags, dfd  # type: ignore[return-value]
 
 

@@ -88,8 +88,10 @@ def fanotify_mark(
     ``FAN_MARK_MOUNT``, ``FAN_MARK_FILESYSTEM``, ``FAN_MARK_ONLYDIR``, ...
     Errors carry the path (``FileNotFoundError``, ``ENOTDIR``, ``EINVAL``
     for events the group's mode cannot report, ``EXDEV``/``ENODEV`` for
-    filesystems without file handles in FID modes, ...).
+    filesystems without file handles in FID modes, ...).  (0.9's order
+    ``(fd, flags, mask, path)`` still works, with a ``DeprecationWarning``.)
     """
+    path, mask, flags, dfd = mark_args("fanotify_mark", path, mask, flags, dfd)
     fd = fileno(fd)
     c_path = _path_arg(path)
     mask = to_flags("mask", mask, ctype="uint64_t")
