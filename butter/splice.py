@@ -17,18 +17,17 @@ transfers, non-blocking fds and the pipe size (the asyncio variant is
 Offsets.  An offset of ``None`` means the fd's own file position: the kernel
 reads/writes there and advances it.  An ``int`` offset reads/writes at that
 offset and leaves the fd's position alone (C passes a pointer to a private
-``loff_t``).  A pipe has no offsets: giving one fails with ``ESPIPE``,
-except 0 (see below).
+``loff_t``).  A pipe has no offsets: giving one fails with ``ESPIPE``, as
+``os.splice`` does.
 
 Compatibility with the original Butter.  Butter 0.9 and 0.13.1 took
 ``splice(fd_in, fd_out, in_offset=0, out_offset=0, len=0, flags=0)`` where
 an offset of 0 meant "no offset" (a NULL pointer: the fd's own position).
-So that old calls such as ``splice(r, w, 0, 0, n)`` between pipes keep
-working, an offset of ``0`` on a pipe or socket (which have no offsets) is
-taken as ``None`` with a ``DeprecationWarning`` naming ``None``.  On a
-seekable fd (a regular file) 0 is a real offset, as in C: an old call that
-meant "the file position" there now reads/writes at offset 0 without moving
-the position; pass ``None`` for the old meaning.
+butter keeps C's and ``os.splice``'s meaning (0 is offset 0), so an old
+call such as ``splice(r, w, 0, 0, n)`` between pipes fails with ``ESPIPE``;
+its message then says to pass ``None``.  On a regular file an old call
+that meant "the file position" reads/writes at offset 0 without moving the
+position: pass ``None`` for the old meaning.
 
 ``vmsplice`` and memory lifetime.  Without help from butter, vmsplice(2)
 makes the pipe *reference* the caller's pages instead of copying them, and
@@ -56,7 +55,6 @@ import fcntl as _fcntl
 import os
 import select
 import stat
-import warnings as _warnings
 
 from ._args import FdArg, fileno, to_flags, to_int
 from ._errors import raise_errno, retry_or_raise
@@ -64,7 +62,7 @@ from ._lowlevel import ffi, lib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterable, List, Optional, Tuple, Union
+    from typing import Any, Iterable, List, NoReturn, Optional, Tuple, Union
 
     from typing_extensions import Buffer
 
@@ -110,35 +108,17 @@ def _offset(name: str, value: Optional[int]) -> int:
 
 
 # -- compatibility with the original Butter (0.9, 0.13.1) ----------------------------
-def _no_offsets(fd: int) -> bool:
-    """Is *fd* a pipe or a socket (where an offset can only fail, ``ESPIPE``)?"""
-    try:
-        mode = os.fstat(fd).st_mode
-    except OSError:
-        return False  # the call itself reports the bad fd
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
-
-
-def _old_zero_offsets(
-    fd_in: int, in_offset: Optional[int], fd_out: int, out_offset: Optional[int]
-) -> Tuple[Optional[int], Optional[int]]:
-    """The offsets, with the original Butter's offset 0 ("no offset") on a
-    pipe or socket turned into ``None`` and one ``DeprecationWarning``."""
-    old = []
-    if type(in_offset) is int and in_offset == 0 and _no_offsets(fd_in):
-        in_offset = None
-        old.append("in_offset")
-    if type(out_offset) is int and out_offset == 0 and _no_offsets(fd_out):
-        out_offset = None
-        old.append("out_offset")
-    if old:
-        _warnings.warn(
-            f"splice() with {'=0, '.join(old)}=0 on a pipe or socket is deprecated (the "
-            f"original Butter's 'no offset'): use {'=None, '.join(old)}=None",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-    return in_offset, out_offset
+def _old_zero_offset(in_offset: Optional[int], out_offset: Optional[int]) -> NoReturn:
+    """``ESPIPE`` for an offset of 0 on a pipe or socket, saying what the
+    original Butter meant by it (its default offsets were 0, "no offset")."""
+    names = [n for n, v in (("in_offset", in_offset), ("out_offset", out_offset)) if v == 0]
+    raise OSError(
+        _errno.ESPIPE,
+        f"{os.strerror(_errno.ESPIPE)}: an offset on a pipe or socket ("
+        + ", ".join(f"{n}=0" for n in names)
+        + "); the original Butter's offset 0 meant 'no offset': pass "
+        + ", ".join(f"{n}=None" for n in names),
+    )
 
 
 def get_pipe_size(fd: FdArg) -> int:
@@ -196,15 +176,11 @@ def splice(
     SPLICE_F_MORE``.  With ``SPLICE_F_NONBLOCK`` (or non-blocking fds) an
     operation that would block raises ``BlockingIOError`` (``EAGAIN``).
 
-    Deprecated (the original Butter's "0 means no offset"): an offset of 0
-    for a pipe or socket, which have no offsets, is taken as ``None`` with
-    a ``DeprecationWarning``; any other offset there fails with ``ESPIPE``.
-    On a regular file 0 is offset 0.
+    An offset on a pipe or socket fails with ``ESPIPE``; when it is 0, the
+    message says that the original Butter's 0 ("no offset") is ``None``.
     """
     fd_in = fileno(fd_in)
     fd_out = fileno(fd_out)
-    if in_offset is not None or out_offset is not None:
-        in_offset, out_offset = _old_zero_offsets(fd_in, in_offset, fd_out, out_offset)
     off_in = _offset("in_offset", in_offset)
     off_out = _offset("out_offset", out_offset)
     flags = to_flags("flags", flags)
@@ -213,6 +189,8 @@ def splice(
         r: int = _splice(fd_in, off_in, fd_out, off_out, n, flags)
         if r >= 0:
             return r
+        if ffi.errno == _errno.ESPIPE and 0 in (in_offset, out_offset):
+            _old_zero_offset(in_offset, out_offset)
         retry_or_raise()
 
 
