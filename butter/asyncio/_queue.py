@@ -37,8 +37,9 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import deque
-from typing import TYPE_CHECKING, Deque, Generic, List, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Deque, Dict, Generic, List, Optional, TypeVar
 
+from .. import _compat
 from .._args import check_int
 from .._fd import ReleasedOnGC
 
@@ -397,3 +398,11 @@ class WaitAliases(AsyncEventQueue[E]):
     def wait_nowait(self) -> E:
         """The same as :meth:`~butter.asyncio._queue.AsyncEventQueue.get_nowait`."""
         return self.get_nowait()
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+def _pop_loop(kwargs: Dict[str, Any]) -> None:
+    """Drop an old ``loop=`` keyword from *kwargs* with a DeprecationWarning
+    (the ``*_async`` classes use the running loop).  Shared by every
+    ``*_async`` adapter's compatibility section."""
+    _compat.pop_loop(kwargs, stacklevel=5)

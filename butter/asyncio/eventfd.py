@@ -24,3 +24,10 @@ class Eventfd_async(WaitAliases[int]):
     def increment(self, value: int = 1) -> None:
         """Add *value* to the counter."""
         self._checked().source.increment(value)
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+from .. import _compat  # noqa: E402
+
+#: The original's ``loop=`` (ignored) and ``inital_value=`` (sic).
+_compat.patch_init(Eventfd_async, {"inital_value": "initial_value"}, loop=True)

@@ -62,3 +62,10 @@ class Timerfd_async(WaitAliases[int]):
 
 #: Alias named after :class:`~butter.timerfd.Timer`.
 Timer_async = Timerfd_async
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+from .. import _compat  # noqa: E402
+
+#: The original's ``loop=`` (ignored).
+_compat.patch_init(Timerfd_async, loop=True)
