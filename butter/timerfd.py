@@ -366,6 +366,9 @@ class Timer(CounterFd):
     reads first, and ``close()`` wakes threads in ``wait()``/iteration.  A
     thread blocked in ``read_event()`` of a blocking Timer stays in
     ``read(2)`` after ``close()`` until the next expiration, if any.
+
+    The default clock is ``CLOCK_MONOTONIC``; Butter 0.9's ``Timerfd``
+    defaulted to ``CLOCK_REALTIME`` (pass it explicitly for wall-clock timers).
     """
 
     def __init__(self, clock_type: int = CLOCK_MONOTONIC, flags: int = 0) -> None:
@@ -476,6 +479,19 @@ def _set_reoccuring(
     """Deprecated (Butter 0.9): use ``every(...).after(...).update()``.
     Returns the previous setting, as 0.9 did."""
     _compat.deprecated("Timer.set_reoccuring()", "Timer.every(...).after(...).update()")
+    return _reoccuring(self, seconds, nano_seconds, next_seconds, next_nano_seconds, absolute)
+
+
+def _reoccuring(
+    self: Timer,
+    seconds: float,
+    nano_seconds: int = 0,
+    next_seconds: float = 0,
+    next_nano_seconds: int = 0,
+    absolute: bool = False,
+) -> TimerSpec:
+    # 0.9 also took a float *seconds*; the first expiration is one period
+    # from now unless next_seconds/next_nano_seconds say otherwise.
     self.every(seconds, nano_seconds)
     if next_seconds or next_nano_seconds:
         self.after(next_seconds, next_nano_seconds)
@@ -491,6 +507,12 @@ def _set_one_off(
     """Deprecated (Butter 0.9): use ``every().after(...).update()``.
     Returns the previous setting, as 0.9 did."""
     _compat.deprecated("Timer.set_one_off()", "Timer.every().after(...).update()")
+    return _one_off(self, seconds, nano_seconds, absolute)
+
+
+def _one_off(
+    self: Timer, seconds: float, nano_seconds: int = 0, absolute: bool = False
+) -> TimerSpec:
     self.every().after(seconds, nano_seconds).update(absolute)
     return _spec_from(self._old)
 

@@ -31,3 +31,26 @@ from .. import _compat  # noqa: E402
 
 #: The original's ``loop=`` (ignored) and ``inital_value=`` (sic).
 _compat.patch_init(Eventfd_async, {"inital_value": "initial_value"}, loop=True)
+
+
+def _take_noting_last(self: Eventfd_async) -> int:
+    item = WaitAliases._take(self)
+    self._compat_last = item  # type: ignore[attr-defined]
+    return item
+
+
+def _get_last(self: Eventfd_async) -> int:
+    """Deprecated (Butter 0.13.1): the newest counter value read from the
+    fd (queued, or already handed out; 0 before any); use ``get_nowait()``."""
+    _compat.deprecated("Eventfd_async.get_last()", "Eventfd_async.get_nowait()")
+    if not self._items and not self._closed:
+        self._pull()
+    if self._items:
+        return self._items[-1]
+    last: int = getattr(self, "_compat_last", 0)
+    return last
+
+
+# Eventfd_async alone notes each value handed out, for get_last().
+Eventfd_async._take = _take_noting_last  # type: ignore[method-assign, assignment]
+Eventfd_async.get_last = _get_last  # type: ignore[attr-defined]
