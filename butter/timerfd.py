@@ -478,6 +478,8 @@ def _set_reoccuring(
 ) -> TimerSpec:
     """Deprecated (Butter 0.9): use ``every(...).after(...).update()``.
     Returns the previous setting, as 0.9 did."""
+    if self._fd < 0:  # closed: ValueError before the warning
+        raise self._closed_error()
     _compat.deprecated("Timer.set_reoccuring()", "Timer.every(...).after(...).update()")
     return _reoccuring(self, seconds, nano_seconds, next_seconds, next_nano_seconds, absolute)
 
@@ -506,6 +508,8 @@ def _set_one_off(
 ) -> TimerSpec:
     """Deprecated (Butter 0.9): use ``every().after(...).update()``.
     Returns the previous setting, as 0.9 did."""
+    if self._fd < 0:  # closed: ValueError before the warning
+        raise self._closed_error()
     _compat.deprecated("Timer.set_one_off()", "Timer.every().after(...).update()")
     return _one_off(self, seconds, nano_seconds, absolute)
 
@@ -518,11 +522,15 @@ def _one_off(
 
 
 def _timer_enabled(self: Timer) -> bool:
+    if self._fd < 0:  # closed: ValueError before the warning
+        raise self._closed_error()
     _compat.deprecated("Timer.enabled", "Timer.get_current().initial_ns != 0")
     return self.get_current()._initial_ns != 0
 
 
 def _timer_disabled(self: Timer) -> bool:
+    if self._fd < 0:  # closed: ValueError before the warning
+        raise self._closed_error()
     _compat.deprecated("Timer.disabled", "Timer.get_current().initial_ns == 0")
     return self.get_current()._initial_ns == 0
 

@@ -42,8 +42,9 @@ def _take_noting_last(self: Eventfd_async) -> int:
 def _get_last(self: Eventfd_async) -> int:
     """Deprecated (Butter 0.13.1): the newest counter value read from the
     fd (queued, or already handed out; 0 before any); use ``get_nowait()``."""
+    self._checked()  # closed: ValueError, as every method
     _compat.deprecated("Eventfd_async.get_last()", "Eventfd_async.get_nowait()")
-    if not self._items and not self._closed:
+    if not self._items:
         self._pull()
     if self._items:
         return self._items[-1]

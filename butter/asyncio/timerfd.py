@@ -82,10 +82,10 @@ def _set_reoccuring(
     absolute: bool = False,
 ) -> TimerSpec:
     """Deprecated (Butter 0.9): use ``every(...).after(...).update()``."""
+    source = self._checked().source
     _compat.deprecated(
         "Timerfd_async.set_reoccuring()", "Timerfd_async.every(...).after(...).update()"
     )
-    source = self._checked().source
     return _timerfd_mod._reoccuring(
         source, seconds, nano_seconds, next_seconds, next_nano_seconds, absolute
     )
@@ -95,8 +95,9 @@ def _set_one_off(
     self: Timerfd_async, seconds: float, nano_seconds: int = 0, absolute: bool = False
 ) -> TimerSpec:
     """Deprecated (Butter 0.9): use ``every().after(...).update()``."""
+    source = self._checked().source
     _compat.deprecated("Timerfd_async.set_one_off()", "Timerfd_async.every().after(...).update()")
-    return _timerfd_mod._one_off(self._checked().source, seconds, nano_seconds, absolute)
+    return _timerfd_mod._one_off(source, seconds, nano_seconds, absolute)
 
 
 Timerfd_async.set_reoccuring = _set_reoccuring  # type: ignore[attr-defined]
