@@ -9,16 +9,20 @@ that section and this module removes the compatibility layer.
 
 from __future__ import annotations
 
-import functools
 import os
-import warnings
-from typing import Any, Callable, Dict, Mapping, Optional, TypeVar
 
-F = TypeVar("F", bound=Callable[..., Any])
+# Imported for type checkers only: butter's modules load without typing.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Mapping, Optional, TypeVar
+
+    F = TypeVar("F", bound=Callable[..., Any])
 
 
 def deprecated(old: str, new: str, stacklevel: int = 3) -> None:
     """Warn that *old* (a spelling of the original Butter) is now *new*."""
+    import warnings  # only when an old spelling is used
+
     warnings.warn(
         f"{old} is deprecated (Butter 0.9/0.13.1 spelling); use {new}",
         DeprecationWarning,
@@ -60,7 +64,6 @@ def old_keywords(
     if loop:
         watched.add("loop")
 
-    @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not kwargs or watched.isdisjoint(kwargs):
             return func(*args, **kwargs)
@@ -85,6 +88,12 @@ def old_keywords(
             os.set_inheritable(fd, True)
         return result
 
+    # functools.wraps by hand (functools is not otherwise loaded here);
+    # __wrapped__ keeps inspect.signature() showing the new signature.
+    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(wrapper, attr, getattr(func, attr))
+    wrapper.__dict__.update(func.__dict__)
+    wrapper.__wrapped__ = func  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 

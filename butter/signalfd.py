@@ -467,11 +467,12 @@ class Signalfd(EventLike[Signal]):
 # Old spellings, each warning with DeprecationWarning (see butter._compat).
 from . import _compat  # noqa: E402
 
-#: 0.9's ``how=``; 0.13.1's ``closefd=``; ``Signalfd(sigmask=...)``.
-pthread_sigmask = _compat.old_keywords(
-    pthread_sigmask, {"how": "action"}, where="pthread_sigmask(): "
-)
-signalfd = _compat.old_keywords(signalfd, closefd=True, where="signalfd(): ")
+if not TYPE_CHECKING:  # type checkers see the new API only
+    #: 0.9's ``how=``; 0.13.1's ``closefd=``; ``Signalfd(sigmask=...)``.
+    pthread_sigmask = _compat.old_keywords(
+        pthread_sigmask, {"how": "action"}, where="pthread_sigmask(): "
+    )
+    signalfd = _compat.old_keywords(signalfd, closefd=True, where="signalfd(): ")
 _compat.patch_init(Signalfd, {"sigmask": "signals"}, closefd=True)
 
 # 0.13.1's Signal properties, under butter's field names.

@@ -463,8 +463,6 @@ Timerfd = Timer
 # Old spellings, each warning with DeprecationWarning (see butter._compat).
 # Not kept: 0.9's ``Timerfd`` defaulted to CLOCK_REALTIME; butter's default
 # is CLOCK_MONOTONIC (pass ``CLOCK_REALTIME`` for wall-clock timers).
-from collections import namedtuple as _namedtuple  # noqa: E402
-
 from . import _compat  # noqa: E402
 
 
@@ -561,33 +559,44 @@ def _fluent_self(name: str, owner: str) -> property:
     return property(getter)
 
 
-Timer.set_reoccuring = _set_reoccuring  # type: ignore[attr-defined]
-Timer.set_one_off = _set_one_off  # type: ignore[attr-defined]
-Timer.enabled = property(_timer_enabled)  # type: ignore[attr-defined]
-Timer.disabled = property(_timer_disabled)  # type: ignore[attr-defined]
-TimerSpec.next_event = property(_spec_next_event)  # type: ignore[attr-defined]
-TimerSpec.enabled = property(_spec_enabled)  # type: ignore[attr-defined]
-TimerSpec.disabled = property(_spec_disabled)  # type: ignore[attr-defined]
-for _cls in (Timer, TimerSpec):
-    # 0.13.1's TimerVal fluent words: ``occuring``/``and_repeats`` are the
-    # object itself, ``repeats``/``repeat`` are every(), ``offset`` after().
-    setattr(_cls, "occuring", _fluent_self("occuring", _cls.__name__))  # noqa: B010
-    setattr(_cls, "and_repeats", _fluent_self("and_repeats", _cls.__name__))  # noqa: B010
-    _compat.alias_method(_cls, "repeats", "every")
-    _compat.alias_method(_cls, "repeat", "every")
-    _compat.alias_method(_cls, "offset", "after")
-del _cls
+_time_pair_type: list[type] = []
 
-#: 0.13.1's ``(seconds, nano_seconds)`` pair.
-_TimePair = _namedtuple("TimePair", "seconds nano_seconds")  # type: ignore[name-match]
 
-if not TYPE_CHECKING:
+def _time_pair() -> type:
+    """0.13.1's ``TimePair``, a ``(seconds, nano_seconds)`` namedtuple
+    (built on first use: collections is not otherwise needed here)."""
+    if not _time_pair_type:
+        from collections import namedtuple
+
+        _time_pair_type.append(namedtuple("TimePair", "seconds nano_seconds"))
+    return _time_pair_type[0]
+
+
+if not TYPE_CHECKING:  # type checkers see the new API only
+    Timer.set_reoccuring = _set_reoccuring
+    Timer.set_one_off = _set_one_off
+    Timer.enabled = property(_timer_enabled)
+    Timer.disabled = property(_timer_disabled)
+    TimerSpec.next_event = property(_spec_next_event)
+    TimerSpec.enabled = property(_spec_enabled)
+    TimerSpec.disabled = property(_spec_disabled)
+    for _cls in (Timer, TimerSpec):
+        # 0.13.1's TimerVal fluent words: ``occuring``/``and_repeats`` are
+        # the object itself, ``repeats``/``repeat`` are every(), ``offset``
+        # after().
+        _cls.occuring = _fluent_self("occuring", _cls.__name__)
+        _cls.and_repeats = _fluent_self("and_repeats", _cls.__name__)
+        _compat.alias_method(_cls, "repeats", "every")
+        _compat.alias_method(_cls, "repeat", "every")
+        _compat.alias_method(_cls, "offset", "after")
+    del _cls
+
     __getattr__ = _compat.module_getattr(
         __name__,
-        {"TimerVal": lambda: TimerSpec, "TimePair": lambda: _TimePair},
+        {"TimerVal": lambda: TimerSpec, "TimePair": _time_pair},
         {"TimerVal": "butter.timerfd.TimerSpec", "TimePair": "TimerSpec.initial_ns/interval_ns"},
     )
 
-#: 0.13.1's ``closefd=``.
-timerfd = _compat.old_keywords(timerfd, closefd=True, where="timerfd(): ")
-_compat.patch_init(Timer, closefd=True)
+    #: 0.13.1's ``closefd=``.
+    timerfd = _compat.old_keywords(timerfd, closefd=True, where="timerfd(): ")
+    _compat.patch_init(Timer, closefd=True)

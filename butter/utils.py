@@ -12,11 +12,14 @@ import array
 import builtins
 import fcntl
 import termios
-from typing import Any
 
 from . import _compat
 from ._args import FdArg, fileno
 from ._fd import EventLike
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 __all__: list[str] = []  # nothing here is for new code
 
@@ -46,7 +49,7 @@ def _get_buffered_length(fd: FdArg) -> int:
     return buf[0]
 
 
-_NAMES: dict[str, Any] = {
+_NAMES: dict[str, tuple[Callable[[], object], str]] = {
     "Eventlike": (lambda: EventLike, "butter's EventLike objects (no public base class)"),
     "get_buffered_length": (lambda: _get_buffered_length, "fcntl.ioctl(fd, termios.FIONREAD)"),
     "UnknownError": (lambda: _UnknownError, "OSError"),
@@ -55,7 +58,6 @@ _NAMES: dict[str, Any] = {
     "CLOEXEC_DEFAULT": (lambda: _CLOEXEC_DEFAULT, "nothing: fds are always close-on-exec"),
 }
 
-TYPE_CHECKING = False
 if not TYPE_CHECKING:
     __getattr__ = _compat.module_getattr(
         __name__,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import array
 import asyncio
 import fcntl
+import inspect
 import os
 import select
 import signal
@@ -452,3 +453,13 @@ def test_old_methods_on_a_closed_object_raise_valueerror_before_warning():
             timer.set_one_off(1)
 
     asyncio.run(main())
+
+
+def test_wrapped_callables_keep_the_new_signature_and_names():
+    assert "initial_value" in str(inspect.signature(efd_mod.Eventfd))
+    assert "inital" not in str(inspect.signature(efd_mod.eventfd))
+    assert "action" in str(inspect.signature(sfd_mod.pthread_sigmask))
+    assert str(inspect.signature(Eventfd_async)).startswith("(initial_value")
+    assert efd_mod.eventfd.__name__ == "eventfd"
+    assert sfd_mod.Signalfd.__init__.__qualname__ == "Signalfd.__init__"
+    assert tfd_mod.timerfd.__doc__.startswith("Create a disarmed timer")

@@ -53,5 +53,7 @@ def _get_last(self: Eventfd_async) -> int:
 
 
 # Eventfd_async alone notes each value handed out, for get_last().
-Eventfd_async._take = _take_noting_last  # type: ignore[method-assign, assignment]
-Eventfd_async.get_last = _get_last  # type: ignore[attr-defined]
+TYPE_CHECKING = False
+if not TYPE_CHECKING:  # type checkers see the new API only
+    Eventfd_async._take = _take_noting_last
+    Eventfd_async.get_last = _get_last

@@ -100,5 +100,6 @@ def _set_one_off(
     return _timerfd_mod._one_off(source, seconds, nano_seconds, absolute)
 
 
-Timerfd_async.set_reoccuring = _set_reoccuring  # type: ignore[attr-defined]
-Timerfd_async.set_one_off = _set_one_off  # type: ignore[attr-defined]
+if not TYPE_CHECKING:  # type checkers see the new API only
+    Timerfd_async.set_reoccuring = _set_reoccuring
+    Timerfd_async.set_one_off = _set_one_off
