@@ -395,6 +395,11 @@ def test_eventfd_async_0_13_1_program():
             with pytest.warns(DW, match="get_nowait"):
                 assert ev.get_last() == 2
             assert await ev.wait() == 2
+            ev.increment(4)
+            assert ev.wait_nowait() == 4
+            with pytest.warns(DW, match="get_nowait"):
+                assert ev.get_last() == 4
+            assert Eventfd_async.wait.__qualname__ == "Eventfd_async.wait"
 
     asyncio.run(main())
 
