@@ -134,3 +134,34 @@ class Eventfd(CounterFd):
             except OverflowError:
                 pass
         _eventfd_write_slow(fd, value)
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+# Old spellings, each warning with DeprecationWarning (see butter._compat).
+from . import _compat  # noqa: E402
+
+TYPE_CHECKING = False
+if not TYPE_CHECKING:  # type checkers see the new API only
+    #: ``inital_value=`` (sic) and 0.13.1's ``closefd=``.
+    eventfd = _compat.old_keywords(
+        eventfd, {"inital_value": "initial_value"}, closefd=True, where="eventfd(): "
+    )
+_compat.patch_init(Eventfd, {"inital_value": "initial_value"}, closefd=True)
+
+
+def str_to_events(data: bytes) -> list[int]:
+    """Deprecated (original Butter): decode the 8 bytes read from an eventfd
+    into a one-element list; use :func:`eventfd_read` or ``read_event()``."""
+    _compat.deprecated("butter.eventfd.str_to_events()", "eventfd_read() or Eventfd.read_event()")
+    import struct
+
+    return [struct.unpack("=Q", data)[0]]
+
+
+def event_to_str(event: int) -> bytes:
+    """Deprecated (original Butter): encode *event* as the 8 bytes an
+    eventfd write takes; use :func:`eventfd_write` or ``increment()``."""
+    _compat.deprecated("butter.eventfd.event_to_str()", "eventfd_write() or Eventfd.increment()")
+    import struct
+
+    return struct.pack("=Q", event)

@@ -461,3 +461,49 @@ class Signalfd(EventLike[Signal]):
             return "<Signalfd closed>"
         names = [getattr(s, "name", str(s)) for s in sorted(self._signals)]
         return f"<Signalfd fd={self._fd} signals={{{', '.join(names)}}}>"
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+# Old spellings, each warning with DeprecationWarning (see butter._compat).
+from . import _compat  # noqa: E402
+
+if not TYPE_CHECKING:  # type checkers see the new API only
+    #: 0.9's ``how=``; 0.13.1's ``closefd=``; ``Signalfd(sigmask=...)``.
+    pthread_sigmask = _compat.old_keywords(
+        pthread_sigmask, {"how": "action"}, where="pthread_sigmask(): "
+    )
+    signalfd = _compat.old_keywords(signalfd, closefd=True, where="signalfd(): ")
+_compat.patch_init(Signalfd, {"sigmask": "signals"}, closefd=True)
+
+# 0.13.1's Signal properties, under butter's field names.
+for _old_name, _new_name in (
+    ("signal_code", "code"),
+    ("sigio_fd", "fd"),
+    ("timer_id", "tid"),
+    ("sigio_band", "band"),
+    ("child_status", "status"),
+    ("child_user_time", "utime"),
+    ("child_system_time", "stime"),
+):
+    _compat.alias_property(Signal, _old_name, _new_name)
+del _old_name, _new_name
+
+
+def _signum_to_signame() -> dict[int, str]:
+    # As the original: every SIGxxx name without an underscore, by number.
+    return {
+        int(v): k
+        for k, v in vars(_signal_mod).items()
+        if k.startswith("SIG") and "_" not in k and isinstance(v, int)
+    }
+
+
+if not TYPE_CHECKING:
+    __getattr__ = _compat.module_getattr(
+        __name__,
+        {"NEW_SIGNALFD": lambda: -1, "signum_to_signame": _signum_to_signame},
+        {
+            "NEW_SIGNALFD": "-1 (the default fd of signalfd())",
+            "signum_to_signame": "signal.Signals(n).name",
+        },
+    )

@@ -366,6 +366,9 @@ class Timer(CounterFd):
     reads first, and ``close()`` wakes threads in ``wait()``/iteration.  A
     thread blocked in ``read_event()`` of a blocking Timer stays in
     ``read(2)`` after ``close()`` until the next expiration, if any.
+
+    The default clock is ``CLOCK_MONOTONIC``; Butter 0.9's ``Timerfd``
+    defaulted to ``CLOCK_REALTIME`` (pass it explicitly for wall-clock timers).
     """
 
     def __init__(self, clock_type: int = CLOCK_MONOTONIC, flags: int = 0) -> None:
@@ -454,3 +457,146 @@ class Timer(CounterFd):
 
 #: The original Butter's name for :class:`Timer`.
 Timerfd = Timer
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+# Old spellings, each warning with DeprecationWarning (see butter._compat).
+# Not kept: 0.9's ``Timerfd`` defaulted to CLOCK_REALTIME; butter's default
+# is CLOCK_MONOTONIC (pass ``CLOCK_REALTIME`` for wall-clock timers).
+from . import _compat  # noqa: E402
+
+
+def _set_reoccuring(
+    self: Timer,
+    seconds: float,
+    nano_seconds: int = 0,
+    next_seconds: float = 0,
+    next_nano_seconds: int = 0,
+    absolute: bool = False,
+) -> TimerSpec:
+    """Deprecated (Butter 0.9): use ``every(...).after(...).update()``.
+    Returns the previous setting, as 0.9 did."""
+    if self._fd < 0:  # closed: ValueError before the warning
+        raise self._closed_error()
+    _compat.deprecated("Timer.set_reoccuring()", "Timer.every(...).after(...).update()")
+    return _reoccuring(self, seconds, nano_seconds, next_seconds, next_nano_seconds, absolute)
+
+
+def _reoccuring(
+    self: Timer,
+    seconds: float,
+    nano_seconds: int = 0,
+    next_seconds: float = 0,
+    next_nano_seconds: int = 0,
+    absolute: bool = False,
+) -> TimerSpec:
+    # 0.9 also took a float *seconds*; the first expiration is one period
+    # from now unless next_seconds/next_nano_seconds say otherwise.
+    self.every(seconds, nano_seconds)
+    if next_seconds or next_nano_seconds:
+        self.after(next_seconds, next_nano_seconds)
+    else:
+        self.after(seconds, nano_seconds)
+    self.update(absolute)
+    return _spec_from(self._old)
+
+
+def _set_one_off(
+    self: Timer, seconds: float, nano_seconds: int = 0, absolute: bool = False
+) -> TimerSpec:
+    """Deprecated (Butter 0.9): use ``every().after(...).update()``.
+    Returns the previous setting, as 0.9 did."""
+    if self._fd < 0:  # closed: ValueError before the warning
+        raise self._closed_error()
+    _compat.deprecated("Timer.set_one_off()", "Timer.every().after(...).update()")
+    return _one_off(self, seconds, nano_seconds, absolute)
+
+
+def _one_off(
+    self: Timer, seconds: float, nano_seconds: int = 0, absolute: bool = False
+) -> TimerSpec:
+    self.every().after(seconds, nano_seconds).update(absolute)
+    return _spec_from(self._old)
+
+
+def _timer_enabled(self: Timer) -> bool:
+    if self._fd < 0:  # closed: ValueError before the warning
+        raise self._closed_error()
+    _compat.deprecated("Timer.enabled", "Timer.get_current().initial_ns != 0")
+    return self.get_current()._initial_ns != 0
+
+
+def _timer_disabled(self: Timer) -> bool:
+    if self._fd < 0:  # closed: ValueError before the warning
+        raise self._closed_error()
+    _compat.deprecated("Timer.disabled", "Timer.get_current().initial_ns == 0")
+    return self.get_current()._initial_ns == 0
+
+
+def _spec_next_event(self: TimerSpec) -> float:
+    # 0.9's TimerSpec.next_event was float seconds (0.13.1's TimerVal gave a
+    # (seconds, nano_seconds) TimePair; 0.9's meaning is kept).
+    _compat.deprecated("TimerSpec.next_event", "TimerSpec.initial")
+    return self.initial
+
+
+def _spec_enabled(self: TimerSpec) -> bool:
+    _compat.deprecated("TimerSpec.enabled", "TimerSpec.initial_ns != 0")
+    return self._initial_ns != 0
+
+
+def _spec_disabled(self: TimerSpec) -> bool:
+    _compat.deprecated("TimerSpec.disabled", "TimerSpec.initial_ns == 0")
+    return self._initial_ns == 0
+
+
+def _fluent_self(name: str, owner: str) -> property:
+    def getter(self: object) -> object:
+        _compat.deprecated(f"{owner}.{name}", f"{owner} itself (drop .{name})")
+        return self
+
+    getter.__doc__ = f"Deprecated (Butter 0.13.1): ``x.{name}`` is ``x``."
+    return property(getter)
+
+
+_time_pair_type: list[type] = []
+
+
+def _time_pair() -> type:
+    """0.13.1's ``TimePair``, a ``(seconds, nano_seconds)`` namedtuple
+    (built on first use: collections is not otherwise needed here)."""
+    if not _time_pair_type:
+        from collections import namedtuple
+
+        _time_pair_type.append(namedtuple("TimePair", "seconds nano_seconds"))
+    return _time_pair_type[0]
+
+
+if not TYPE_CHECKING:  # type checkers see the new API only
+    Timer.set_reoccuring = _set_reoccuring
+    Timer.set_one_off = _set_one_off
+    Timer.enabled = property(_timer_enabled)
+    Timer.disabled = property(_timer_disabled)
+    TimerSpec.next_event = property(_spec_next_event)
+    TimerSpec.enabled = property(_spec_enabled)
+    TimerSpec.disabled = property(_spec_disabled)
+    for _cls in (Timer, TimerSpec):
+        # 0.13.1's TimerVal fluent words: ``occuring``/``and_repeats`` are
+        # the object itself, ``repeats``/``repeat`` are every(), ``offset``
+        # after().
+        _cls.occuring = _fluent_self("occuring", _cls.__name__)
+        _cls.and_repeats = _fluent_self("and_repeats", _cls.__name__)
+        _compat.alias_method(_cls, "repeats", "every")
+        _compat.alias_method(_cls, "repeat", "every")
+        _compat.alias_method(_cls, "offset", "after")
+    del _cls
+
+    __getattr__ = _compat.module_getattr(
+        __name__,
+        {"TimerVal": lambda: TimerSpec, "TimePair": _time_pair},
+        {"TimerVal": "butter.timerfd.TimerSpec", "TimePair": "TimerSpec.initial_ns/interval_ns"},
+    )
+
+    #: 0.13.1's ``closefd=``.
+    timerfd = _compat.old_keywords(timerfd, closefd=True, where="timerfd(): ")
+    _compat.patch_init(Timer, closefd=True)

@@ -211,3 +211,10 @@ def _drop_consumed(ref: weakref.ReferenceType[Context_async]) -> Callable[[Reque
         queue._sync_reader()  # room again: resume reading
 
     return drop
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+from .. import _compat  # noqa: E402
+
+#: The original's ``loop=`` (ignored).
+_compat.patch_init(Context_async, loop=True)

@@ -75,3 +75,10 @@ class Fanotify_async(GetEventAliases[FanotifyEvent]):
     def deny(self, event: Union[FanotifyEvent, int]) -> None:
         """Refuse the operation of permission *event* (``EPERM``)."""
         self._checked().source.deny(event)
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+from .. import _compat  # noqa: E402
+
+#: The original's ``loop=`` (ignored).
+_compat.patch_init(Fanotify_async, loop=True)

@@ -83,3 +83,11 @@ class InotifyTree_async(GetEventAliases[PathEvent]):
     def roots(self) -> List[str]:
         """The watched roots, as absolute paths."""
         return self.source.roots
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+from .. import _compat  # noqa: E402
+
+#: The original's ``loop=`` (ignored).
+_compat.patch_init(Inotify_async, loop=True)
+_compat.patch_init(InotifyTree_async, loop=True)

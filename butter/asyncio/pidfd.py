@@ -53,3 +53,10 @@ class PidFd_async(AsyncEventQueue[ProcessExit]):
         if self.source.exit is not None and not self._items:
             raise StopAsyncIteration
         return await super().__anext__()
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+from .. import _compat  # noqa: E402
+
+#: The original's ``loop=`` (ignored).
+_compat.patch_init(PidFd_async, loop=True)

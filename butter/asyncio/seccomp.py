@@ -43,3 +43,10 @@ class NotifyFd_async(AsyncEventQueue[Notification]):
 
 #: The name in the contract (SPEC ``butter.seccomp``), kept: the same class.
 Notification_async = NotifyFd_async
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+from .. import _compat  # noqa: E402
+
+#: The original's ``loop=`` (ignored).
+_compat.patch_init(NotifyFd_async, loop=True)

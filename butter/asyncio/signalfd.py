@@ -70,3 +70,10 @@ class Signalfd_async(WaitAliases[Signal]):
     def unblock(self) -> Set[SignalNumber]:
         """Unblock the watched signals in the calling thread."""
         return self._checked().source.unblock()
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+from .. import _compat  # noqa: E402
+
+#: The original's ``loop=`` (ignored) and ``sigmask=``.
+_compat.patch_init(Signalfd_async, {"sigmask": "signals"}, loop=True)

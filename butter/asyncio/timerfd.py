@@ -62,3 +62,44 @@ class Timerfd_async(WaitAliases[int]):
 
 #: Alias named after :class:`~butter.timerfd.Timer`.
 Timer_async = Timerfd_async
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+from .. import _compat  # noqa: E402
+
+#: The original's ``loop=`` (ignored).
+_compat.patch_init(Timerfd_async, loop=True)
+
+from .. import timerfd as _timerfd_mod  # noqa: E402
+
+
+def _set_reoccuring(
+    self: Timerfd_async,
+    seconds: float,
+    nano_seconds: int = 0,
+    next_seconds: float = 0,
+    next_nano_seconds: int = 0,
+    absolute: bool = False,
+) -> TimerSpec:
+    """Deprecated (Butter 0.9): use ``every(...).after(...).update()``."""
+    source = self._checked().source
+    _compat.deprecated(
+        "Timerfd_async.set_reoccuring()", "Timerfd_async.every(...).after(...).update()"
+    )
+    return _timerfd_mod._reoccuring(
+        source, seconds, nano_seconds, next_seconds, next_nano_seconds, absolute
+    )
+
+
+def _set_one_off(
+    self: Timerfd_async, seconds: float, nano_seconds: int = 0, absolute: bool = False
+) -> TimerSpec:
+    """Deprecated (Butter 0.9): use ``every().after(...).update()``."""
+    source = self._checked().source
+    _compat.deprecated("Timerfd_async.set_one_off()", "Timerfd_async.every().after(...).update()")
+    return _timerfd_mod._one_off(source, seconds, nano_seconds, absolute)
+
+
+if not TYPE_CHECKING:  # type checkers see the new API only
+    Timerfd_async.set_reoccuring = _set_reoccuring
+    Timerfd_async.set_one_off = _set_one_off
