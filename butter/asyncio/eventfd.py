@@ -34,14 +34,14 @@ _compat.patch_init(Eventfd_async, {"inital_value": "initial_value"}, loop=True)
 
 
 async def _wait_noting_last(self: Eventfd_async) -> int:
-    """The same as :meth:`get` (the original Butter's name for it)."""
+    """The same as ``get()`` (the original Butter's name for it)."""
     item = await self.get()
     self._compat_last = item  # type: ignore[attr-defined]
     return item
 
 
 def _wait_nowait_noting_last(self: Eventfd_async) -> int:
-    """The same as :meth:`get_nowait`."""
+    """The same as ``get_nowait()``."""
     item = self.get_nowait()
     self._compat_last = item  # type: ignore[attr-defined]
     return item

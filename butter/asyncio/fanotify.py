@@ -82,3 +82,15 @@ from .. import _compat  # noqa: E402
 
 #: The original's ``loop=`` (ignored).
 _compat.patch_init(Fanotify_async, loop=True)
+#: 0.9/0.13.1's ``watch(path, event_mask, ...)``/``ignore(...)`` keyword.
+for _name in ("watch", "ignore"):
+    setattr(
+        Fanotify_async,
+        _name,
+        _compat.old_keywords(
+            getattr(Fanotify_async, _name),
+            {"event_mask": "mask"},
+            where=f"Fanotify_async.{_name}(): ",
+        ),
+    )
+del _name

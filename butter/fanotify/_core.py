@@ -277,3 +277,13 @@ def _mark_flags(flags: int) -> int:
     if flags & _MARK_OPS:
         raise ValueError("flags must not contain FAN_MARK_ADD, FAN_MARK_REMOVE or FAN_MARK_FLUSH")
     return flags
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+# Old spellings, each warning with DeprecationWarning (see butter._compat).
+from .. import _compat  # noqa: E402
+
+if not TYPE_CHECKING:  # type checkers see the new API only
+    #: 0.13.1's ``closefd=``.
+    fanotify_init = _compat.old_keywords(fanotify_init, closefd=True, where="fanotify_init(): ")
+_compat.patch_init(Fanotify, closefd=True)

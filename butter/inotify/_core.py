@@ -540,3 +540,13 @@ def watch(path: PathArg, events: int = IN_ALL_EVENTS) -> Iterator[InotifyEvent]:
                 yield event
                 if event[1] & IN_IGNORED:
                     return
+
+
+# -- compatibility with Butter 0.9/0.13.1 -------------------------------------
+# Old spellings, each warning with DeprecationWarning (see butter._compat).
+from .. import _compat  # noqa: E402
+
+if not TYPE_CHECKING:  # type checkers see the new API only
+    #: 0.13.1's ``closefd=``.
+    inotify_init = _compat.old_keywords(inotify_init, closefd=True, where="inotify_init(): ")
+_compat.patch_init(Inotify, closefd=True)
