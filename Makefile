@@ -121,8 +121,8 @@ test-wheel: dist
 
 lint: install
 	$(VENV)/bin/pip install -q ruff==0.17.6 mypy==2.4.1 'pyright[nodejs]==1.1.414'
-	$(VENV)/bin/ruff check butter tests bench examples _cffi_src setup.py
-	$(VENV)/bin/ruff format --check butter tests bench examples _cffi_src setup.py
+	$(VENV)/bin/ruff check butter tests bench examples _cffi_src setup.py docs/_tools
+	$(VENV)/bin/ruff format --check butter tests bench examples _cffi_src setup.py docs/_tools
 	$(VENV)/bin/mypy
 	@# The installed package as users' type checkers see it: every public
 	@# name's type known (fails below 100%).
