@@ -8,6 +8,8 @@
   namespaces, seccomp) and for the bad-input sweeps.
 * ``run_python(code)``: run *code* in a fresh interpreter, outside the
   source tree (so the installed butter is what gets imported).
+* ``needs_fanotify``: skips a test where this process cannot make a
+  fanotify group (no CAP_SYS_ADMIN, or a kernel without fanotify).
 """
 
 from __future__ import annotations
@@ -34,6 +36,20 @@ if os.path.dirname(os.path.abspath(butter.__file__)) == os.path.join(_here, "but
         "tests imported butter from the source tree; install it "
         "(make test does) and run pytest without the source dir on sys.path"
     )
+
+
+def _fanotify_unavailable() -> str:
+    from butter.fanotify import fanotify_init
+
+    try:
+        os.close(fanotify_init())
+    except OSError as exc:
+        return f"fanotify unavailable: {exc}"
+    return ""
+
+
+_NO_FANOTIFY = _fanotify_unavailable()
+needs_fanotify = pytest.mark.skipif(bool(_NO_FANOTIFY), reason=_NO_FANOTIFY)
 
 
 def open_fds() -> set[int]:

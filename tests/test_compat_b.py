@@ -15,6 +15,7 @@ import sys
 import tempfile
 
 import pytest
+from conftest import needs_fanotify
 
 import butter.fanotify as fa
 import butter.inotify as ino
@@ -32,20 +33,8 @@ from butter.fanotify import (
     FAN_Q_OVERFLOW,
     Fanotify,
     FanotifyEvent,
-    fanotify_init,
 )
 
-
-def _can_fanotify() -> str:
-    try:
-        os.close(fanotify_init())
-    except OSError as exc:
-        return f"fanotify unavailable: {exc}"
-    return ""
-
-
-_WHY = _can_fanotify()
-needs_fanotify = pytest.mark.skipif(bool(_WHY), reason=_WHY)
 FLAGS = FAN_MODIFY | FAN_ONDIR | FAN_ACCESS | FAN_EVENT_ON_CHILD | FAN_OPEN | FAN_CLOSE
 
 

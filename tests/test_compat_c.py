@@ -13,23 +13,12 @@ import inspect
 import os
 
 import pytest
+from conftest import needs_fanotify
 
 import butter.inotify as ino
 from butter.fanotify import FAN_CLASS_NOTIF, FAN_ONDIR, FAN_OPEN, Fanotify, fanotify_init
 
 DW = DeprecationWarning
-
-
-def _can_fanotify() -> str:
-    try:
-        os.close(fanotify_init())
-    except OSError as exc:
-        return f"fanotify unavailable: {exc}"
-    return ""
-
-
-_WHY = _can_fanotify()
-needs_fanotify = pytest.mark.skipif(bool(_WHY), reason=_WHY)
 
 
 def test_inotify_closefd_of_0_13_1():

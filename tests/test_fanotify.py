@@ -26,7 +26,7 @@ import time
 import warnings
 
 import pytest
-from conftest import assert_clean_error, in_child, open_fds
+from conftest import assert_clean_error, in_child, needs_fanotify, open_fds
 
 import butter.fanotify as fa
 from butter.fanotify import (
@@ -65,18 +65,6 @@ from butter.fanotify import (
     fanotify_mark,
     str_to_events,
 )
-
-
-def _can_fanotify() -> str:
-    try:
-        os.close(fanotify_init())
-    except OSError as exc:
-        return f"fanotify unavailable: {exc}"
-    return ""
-
-
-_WHY = _can_fanotify()
-needs_fanotify = pytest.mark.skipif(bool(_WHY), reason=_WHY)
 
 ALL_IO = FAN_OPEN | FAN_ACCESS | FAN_MODIFY | FAN_CLOSE | FAN_EVENT_ON_CHILD
 META = "=IBBHQii"  # struct fanotify_event_metadata, from fanotify(7)

@@ -10,7 +10,7 @@ import sys
 import warnings
 
 import pytest
-from conftest import in_child, open_fds
+from conftest import in_child, needs_fanotify, open_fds
 
 from butter.asyncio.fanotify import Fanotify_async
 from butter.fanotify import (
@@ -18,15 +18,9 @@ from butter.fanotify import (
     FAN_CREATE,
     FAN_EVENT_ON_CHILD,
     FAN_REPORT_DFID_NAME,
-    fanotify_init,
 )
 
-try:
-    os.close(fanotify_init())
-    _WHY = ""
-except OSError as exc:
-    _WHY = f"fanotify unavailable: {exc}"
-pytestmark = pytest.mark.skipif(bool(_WHY), reason=_WHY)
+pytestmark = needs_fanotify
 
 
 def test_get_and_aliases(tmp_path):
