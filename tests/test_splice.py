@@ -10,6 +10,7 @@ import socket
 import tempfile
 import threading
 import time
+from typing import Any
 
 import pytest
 from conftest import assert_clean_error, open_fds, run_bounded, stream_pair
@@ -764,6 +765,22 @@ def test_copy_count_at_pipe_boundaries(pipe_size):
     run_bounded(case, [0, 1, p // 2, p // 2 + 1, p - 1, p, p + 1, 2 * p])
 
 
+def _copy_in_thread(*args: Any, **kwargs: Any) -> tuple[threading.Thread, list[object]]:
+    """Start ``splice_copy(*args, **kwargs)`` in a daemon thread; the list
+    gets its result, or the exception it raised."""
+    result: list[object] = []
+
+    def copy() -> None:
+        try:
+            result.append(S.splice_copy(*args, **kwargs))
+        except BaseException as exc:  # pragma: no cover - reported by the caller
+            result.append(exc)
+
+    t = threading.Thread(target=copy, daemon=True)
+    t.start()
+    return t, result
+
+
 @pytest.mark.parametrize("pipe_size", PIPE_SIZES, ids=PIPE_IDS)
 @pytest.mark.parametrize("kind", ["socketpair", "tcp"])
 def test_copy_forwards_before_waiting_for_more_input(kind, pipe_size):
@@ -772,16 +789,7 @@ def test_copy_forwards_before_waiting_for_more_input(kind, pipe_size):
     (the old pump read ahead on the socket and sat on the message)."""
     a, b = stream_pair(kind)
     c, d = stream_pair(kind)
-    result: list[object] = []
-
-    def copy() -> None:
-        try:
-            result.append(S.splice_copy(b, c, pipe_size=pipe_size))
-        except BaseException as exc:  # pragma: no cover - reported below
-            result.append(exc)
-
-    t = threading.Thread(target=copy, daemon=True)
-    t.start()
+    t, result = _copy_in_thread(b, c, pipe_size=pipe_size)
     try:
         d.settimeout(HANG_S)
         for message in (b"ping", b"x" * 100000, b"pong"):
@@ -809,16 +817,7 @@ def _pipe_reader_case(kind: str) -> str | None:
     gets each message while the copy waits for the next one."""
     a, b = stream_pair(kind)
     r, w = os.pipe2(os.O_CLOEXEC)
-    result: list[object] = []
-
-    def copy() -> None:
-        try:
-            result.append(S.splice_copy(b, w))
-        except BaseException as exc:  # pragma: no cover - reported below
-            result.append(exc)
-
-    t = threading.Thread(target=copy, daemon=True)
-    t.start()
+    t, result = _copy_in_thread(b, w)
     try:
         for message in (b"ping", b"x" * 100000, b"pong"):
             got = bytearray()
@@ -869,16 +868,7 @@ def _pipe_writer_case(kind: str) -> str | None:
     data = _payload(S.set_pipe_size(w, 1 << 20))
     os.write(w, data)
     want = data + (b"end" if kind == "write" else b"")
-    result: list[object] = []
-
-    def copy() -> None:
-        try:
-            result.append(S.splice_copy(r, c))
-        except BaseException as exc:  # pragma: no cover - reported below
-            result.append(exc)
-
-    t = threading.Thread(target=copy, daemon=True)
-    t.start()
+    t, result = _copy_in_thread(r, c)
     got = bytearray()
     try:
         poller = select.poll()
