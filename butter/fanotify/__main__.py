@@ -23,11 +23,12 @@ import sys
 import time
 
 from .. import fanotify as fa
+from .._cli import entry_point, run_program
 from ._constants import mask_to_types, types_to_mask
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import AbstractSet, Dict, List, Optional, Set, TextIO, Tuple
+    from typing import AbstractSet, Dict, List, NoReturn, Optional, Set, TextIO, Tuple
 
 _IO = fa.FAN_ACCESS | fa.FAN_MODIFY | fa.FAN_OPEN | fa.FAN_CLOSE
 _DIR = fa.FAN_CREATE | fa.FAN_DELETE | fa.FAN_MOVE
@@ -237,6 +238,7 @@ def _prog() -> str:
     return name if name.startswith("butter-fatrace") else "python -m butter.fanotify"
 
 
+@entry_point
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog=_prog(),
@@ -327,5 +329,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
+def program() -> NoReturn:
+    """The console script's entry point."""
+    run_program(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    program()

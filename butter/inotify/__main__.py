@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, NoReturn, Optional
 
+from .._cli import entry_point, run_program
 from ._constants import (
     IN_ALL_EVENTS,
     IN_CREATE,
@@ -173,6 +174,7 @@ def _prog() -> str:
     return name if name.startswith("butter-inotifywait") else "python -m butter.inotify"
 
 
+@entry_point
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog=_prog(),
@@ -224,5 +226,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         watcher.inotify.close()
 
 
+def program() -> NoReturn:
+    """The console script's entry point."""
+    run_program(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    program()
