@@ -56,6 +56,36 @@ def open_fds() -> set[int]:
     return {int(name) for name in os.listdir("/proc/self/fd")}
 
 
+def inotify_queue_limit() -> int:
+    """fs.inotify.max_queued_events, read and never written: the sysctl is
+    global (no namespace holds it), so tests that need an overflow fill the
+    queue with :func:`flood` instead of shrinking it for everyone."""
+    with open("/proc/sys/fs/inotify/max_queued_events") as f:
+        return int(f.read())
+
+
+def flood(directory: Any, n: int) -> None:
+    """*n* writes alternating between ``.flood-a`` and ``.flood-b`` in
+    *directory*: *n* IN_MODIFY events the kernel cannot merge (consecutive
+    ones differ), enough to overflow a queue when *n* exceeds
+    :func:`inotify_queue_limit`."""
+    fds = [
+        os.open(os.path.join(directory, name), os.O_WRONLY | os.O_CREAT, 0o644)
+        for name in (".flood-a", ".flood-b")
+    ]
+    try:
+        a, b = fds
+        write = os.write
+        for _ in range(n // 2):
+            write(a, b"x")
+            write(b, b"x")
+        if n % 2:
+            write(a, b"x")
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
 class ChildCrashed(AssertionError):
     pass
 

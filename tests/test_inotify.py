@@ -11,7 +11,7 @@ import struct
 import time
 
 import pytest
-from conftest import assert_clean_error, in_child, open_fds
+from conftest import assert_clean_error, flood, in_child, inotify_queue_limit, open_fds
 
 from butter import inotify as ino
 from butter._lowlevel import ffi
@@ -637,53 +637,33 @@ def test_load_default_queue(tmp_path):
     assert count == N_LOAD or (overflow and count < N_LOAD), (count, overflow)
 
 
-@pytest.mark.slow
-def test_load_raised_queue_loses_nothing(tmp_path):
+def test_full_queue_loses_nothing(tmp_path):
+    """A burst as large as the kernel queue holds, written before the first
+    read: every event arrives, in order, and no overflow."""
+    n = inotify_queue_limit() // 2 * 2
     _prepare(tmp_path)
-    with raised_queue(N_LOAD + 1000):
-        i = Inotify()  # the limit is taken when the instance is created
-    with i:
+    with Inotify() as i:
         i.watch(tmp_path, IN_MODIFY)
-        count, disorder, overflow = count_load(i, tmp_path, N_LOAD)
-    assert (count, disorder, overflow) == (N_LOAD, 0, False)
-
-
-class raised_queue:
-    """Raise fs.inotify.max_queued_events (global, not namespaced) for the
-    moment it takes to create an instance, then restore it."""
-
-    PATH = "/proc/sys/fs/inotify/max_queued_events"
-
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-    def __enter__(self) -> None:
-        with open(self.PATH) as f:
-            self.old = f.read().strip()
-        try:
-            with open(self.PATH, "w") as f:
-                f.write(str(self.value))
-        except OSError as exc:
-            pytest.skip(f"cannot raise max_queued_events: {exc}")
-
-    def __exit__(self, *exc: object) -> None:
-        with open(self.PATH, "w") as f:
-            f.write(self.old)
+        os.waitpid(_writer(str(tmp_path), n), 0)  # all queued before reading
+        count, disorder, overflow = count_load(i, tmp_path, 0)
+    assert (count, disorder, overflow) == (n, 0, False)
 
 
 def test_overflow_is_an_event(tmp_path):
-    """A tiny queue overflows; the overflow reaches the reader as an event."""
-    with raised_queue(16):
-        i = Inotify()
-    with open(raised_queue.PATH) as f:
-        assert int(f.read()) != 16  # restored
-    with i:
-        i.watch(tmp_path, IN_CREATE)
-        for k in range(50):
-            (tmp_path / str(k)).touch()
+    """A queue filled past its limit keeps the first max_queued_events
+    events, then one overflow event, which reaches the reader as an event."""
+    limit = inotify_queue_limit()
+    with Inotify() as i:
+        i.watch(tmp_path, IN_MODIFY)
+        flood(tmp_path, limit + 50)
         events = i.read_events()
-        assert len(events) == 17
-        assert [e.filename for e in events[:16]] == [str(k) for k in range(16)]
-        assert events[16] == (-1, IN_Q_OVERFLOW, 0, "")
-        assert events[16].overflow_event
-        assert i.event_path(events[16]) is None
+        while len(events) < limit + 1:
+            more = i.wait(timeout=0)
+            assert more is not None, len(events)
+            events.append(more)
+        assert i.wait(timeout=0) is None
+        assert [e.filename for e in events[:4]] == [".flood-a", ".flood-b"] * 2
+        assert all(e.mask == IN_MODIFY for e in events[:limit])
+        assert events[limit] == (-1, IN_Q_OVERFLOW, 0, "")
+        assert events[limit].overflow_event
+        assert i.event_path(events[limit]) is None

@@ -35,8 +35,7 @@ import threading
 import time
 from typing import Dict, List, Optional, Set, Tuple
 
-from conftest import open_fds
-from test_inotify import raised_queue
+from conftest import flood, inotify_queue_limit, open_fds
 from test_inotify_tree import replay, under, walk_paths
 
 from butter.inotify import (
@@ -106,6 +105,13 @@ class Mutator:
     def rmtree(self, path: str) -> None:
         shutil.rmtree(path)
         self.note("rmtree", self.rel(path))
+
+    def flood(self, n: int) -> None:
+        """Fill the kernel queue past its limit (n events in a random
+        directory), so the events of the next steps are lost to an overflow."""
+        where = self.rng.choice(self._walk(self.root)[0])
+        flood(where, n)
+        self.note("flood", self.rel(where), str(n))
 
     def unlink(self, path: str) -> None:
         os.unlink(path)
@@ -363,27 +369,20 @@ def setup(tmp: str, seed: int) -> Tuple[str, str, Mutator]:
     return base, root, mutator
 
 
-def new_tree(root: str, queue: Optional[int]) -> InotifyTree:
-    if queue is None:
-        return InotifyTree(root)
-    with raised_queue(queue):  # (only while the instance is created)
-        return InotifyTree(root)
-
-
 def run_sequence(
-    tmp: str, seed: int, steps: int = STEPS, queue: Optional[int] = None
+    tmp: str, seed: int, steps: int = STEPS, flood_at: Optional[int] = None
 ) -> Optional[str]:
     """One single-threaded sequence; the failure message, or None.
-    *queue*: a small kernel queue (max_queued_events), so it overflows."""
+    *flood_at*: the step before which the kernel queue is made to overflow."""
     base, root, mutator = setup(tmp, seed)
     rng = mutator.rng
     read_chance = rng.choice((0.0, 0.1, 0.3, 0.6, 1.0))
     events: List[PathEvent] = []
-    if queue is not None:
-        mutator.log.append(f"-- kernel queue: {queue} events")
-    with new_tree(root, queue) as tree:
+    with InotifyTree(root) as tree:
         start = tree.paths()
-        for _ in range(steps):
+        for k in range(steps):
+            if k == flood_at:
+                mutator.flood(inotify_queue_limit() + 1)
             mutator.step()
             if rng.random() < read_chance:
                 mutator.note("-- read")
@@ -394,27 +393,29 @@ def run_sequence(
     return report(seed, mutator, problems, "sequential") if problems else None
 
 
-def queue_for(seed: int) -> Optional[int]:
-    """Every fourth sequence runs with a queue small enough to overflow."""
-    return (16, 48, 128)[seed // 4 % 3] if seed % 4 == 3 else None
+def flood_for(seed: int, steps: int = STEPS) -> Optional[int]:
+    """Every fourth sequence overflows the kernel queue, at a step that
+    depends on the seed (the sysctl is global: the queue is filled, never
+    shrunk)."""
+    return seed * 7 % steps if seed % 4 == 3 else None
 
 
 def run_threaded(
-    tmp: str, seed: int, steps: int = STEPS * 2, queue: Optional[int] = None
+    tmp: str, seed: int, steps: int = STEPS * 2, flood_at: Optional[int] = None
 ) -> Optional[str]:
     """A second thread mutates while this one reads with wait(timeout)."""
     base, root, mutator = setup(tmp, seed)
     events: List[PathEvent] = []
     errors: List[BaseException] = []
-    if queue is not None:
-        mutator.log.append(f"-- kernel queue: {queue} events")
-    with new_tree(root, queue) as tree:
+    with InotifyTree(root) as tree:
         start = tree.paths()
         done = threading.Event()
 
         def mutate() -> None:
             try:
-                for _ in range(steps):
+                for k in range(steps):
+                    if k == flood_at:  # twice the queue: the reader runs alongside
+                        mutator.flood(2 * inotify_queue_limit())
                     mutator.step()
                     if mutator.rng.random() < 0.2:
                         time.sleep(0.0005)
@@ -442,7 +443,7 @@ def test_model_sequential(tmp_path):
     failures = [
         f
         for seed in range(SEQUENCES)
-        if (f := run_sequence(str(tmp_path), seed, queue=queue_for(seed)))
+        if (f := run_sequence(str(tmp_path), seed, flood_at=flood_for(seed)))
     ]
     assert not failures, f"{len(failures)} of {SEQUENCES} sequences failed:\n" + failures[0]
     assert open_fds() == before
@@ -452,7 +453,9 @@ def test_model_threaded(tmp_path):
     before = open_fds()
     seeds = range(10_000, 10_000 + THREADED)
     failures = [
-        f for seed in seeds if (f := run_threaded(str(tmp_path), seed, queue=queue_for(seed)))
+        f
+        for seed in seeds
+        if (f := run_threaded(str(tmp_path), seed, flood_at=flood_for(seed, STEPS * 2)))
     ]
     assert not failures, f"{len(failures)} of {THREADED} sequences failed:\n" + failures[0]
     assert open_fds() == before
