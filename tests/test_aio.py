@@ -1083,3 +1083,31 @@ def test_unclosed_context_warns_and_frees(datafile):
         os.fstat(efd)
     assert aio_nr() == nr
     assert lib.IOCB_CMD_PREAD == 0
+
+
+def test_result_waiter_returns_when_another_thread_collects():
+    """One thread waits on ``req.result`` while another's get_events() is
+    handed the completion by the kernel: the waiter still returns (it used
+    to wait in io_getevents for a completion that would never come)."""
+    import threading
+
+    rfd, wfd = os.pipe()
+    with A.Context() as ctx:
+        for _ in range(10):
+            req = ctx.poll(rfd, select.POLLIN)
+            results: list = []
+            waiter = threading.Thread(target=lambda r=req, out=results: out.append(r.result))
+            collector = threading.Thread(
+                target=lambda out=results: out.append(ctx.get_events(1, 1, 0.3))
+            )
+            waiter.start()
+            collector.start()
+            os.write(wfd, b"x")
+            waiter.join(5)
+            collector.join(10)
+            assert not waiter.is_alive(), "Request.result hung"
+            assert not collector.is_alive()
+            os.read(rfd, 1)
+            assert any(r == req.result for r in results if isinstance(r, int))
+    os.close(rfd)
+    os.close(wfd)

@@ -42,6 +42,9 @@ __all__ = ["Context"]
 
 _drain = lib.butter_aio_eventfd_drain
 _eventfd_write = lib.eventfd_write
+#: How long Request.result waits in io_getevents before looking again whether
+#: another thread collected its completion (see Context._wait_for).
+_WAIT_SLICE_NS = 20_000_000
 
 
 class Context(EventLike[Request]):
@@ -487,7 +490,11 @@ class Context(EventLike[Request]):
             return
         if self._deferred is not None and req in self._deferred:
             raise RuntimeError("the request is deferred until its batch() block ends")
-        got = self._harvest_into(ctx, 1, None, -1)
+        # Waits in slices, not forever: another thread's get_events() may
+        # collect *req* (the kernel hands each completion to one caller), and
+        # then no completion would ever end an unbounded wait here.
+        # Invariant: a waiter on a completed request returns within one slice.
+        got = self._harvest_into(ctx, 1, None, _WAIT_SLICE_NS)
         if req._done:
             req._home = None
             got = [r for r in got if r is not req]
