@@ -41,12 +41,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Iterator, List, NamedTuple, Optional, Protocol, Union
 
-    class HasPid(Protocol):
+    class _HasPid(Protocol):
         """A process object owning its child: :class:`subprocess.Popen`,
         :class:`asyncio.subprocess.Process`, :class:`multiprocessing.Process`..."""
 
         @property
         def pid(self) -> Optional[int]: ...
+
+    #: A pid, or a process object with an int ``pid`` (docs/types.rst).
+    ProcessArg = Union[int, _HasPid]
 
     class _ProcessExitBase(NamedTuple):
         pid: int
@@ -208,10 +211,10 @@ class PidFd(EventLike[ProcessExit]):
     in ``wait()``/``read_event()`` (``ValueError``) or iteration.
     """
 
-    def __init__(self, pid: Union[int, HasPid], flags: int = 0, *, reap: bool = False) -> None:
+    def __init__(self, pid: ProcessArg, flags: int = 0, *, reap: bool = False) -> None:
         if type(reap) is not bool:
             raise TypeError("reap must be a bool")
-        owner: Optional[HasPid] = None
+        owner: Optional[_HasPid] = None
         if not isinstance(pid, int):
             owner = pid
             pid = getattr(pid, "pid", pid)
@@ -229,7 +232,7 @@ class PidFd(EventLike[ProcessExit]):
         super().__init__(fd)
         self.pid: int = pid
         self._reap = reap
-        self._owner = owner
+        self._owner: Optional[_HasPid] = owner
         self._exit: Optional[ProcessExit] = None
 
     def send_signal(self, sig: int) -> None:

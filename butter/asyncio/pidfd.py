@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Optional
 
 from ..pidfd import PidFd, ProcessExit
 
 if TYPE_CHECKING:
-    from ..pidfd import HasPid
+    from ..pidfd import ProcessArg
 from ._queue import AsyncEventQueue
 
 __all__ = ["PidFd_async"]
@@ -29,7 +29,7 @@ class PidFd_async(AsyncEventQueue[ProcessExit]):
     source: PidFd  # the type of AsyncEventQueue.source here
 
     def __init__(
-        self, pid: Union[int, HasPid], flags: int = 0, maxsize: int = 0, *, reap: bool = False
+        self, pid: ProcessArg, flags: int = 0, maxsize: int = 0, *, reap: bool = False
     ) -> None:
         super().__init__(PidFd(pid, flags, reap=reap), maxsize)
 
