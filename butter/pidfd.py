@@ -234,6 +234,7 @@ class PidFd(EventLike[ProcessExit]):
         self._reap = reap
         self._owner: Optional[_HasPid] = owner
         self._exit: Optional[ProcessExit] = None
+        self._owner_deadline = -1.0  # see _exit_from_owner()
 
     def send_signal(self, sig: int) -> None:
         """Send *sig* to the process (``ESRCH`` once it has exited)."""
@@ -263,7 +264,7 @@ class PidFd(EventLike[ProcessExit]):
         out = ffi.new("int[3]")
         while lib.butter_waitid_pidfd(fd, options | WNOHANG, out) < 0:
             if ffi.errno == _ECHILD:  # not our child, or already reaped
-                self._exit = self._exit_from_owner()
+                self._exit = self._exit_from_owner()  # (or BlockingIOError)
                 return [self._exit]
             retry_or_raise()
         if out[0] == 0:
@@ -278,9 +279,26 @@ class PidFd(EventLike[ProcessExit]):
 
     def _exit_from_owner(self) -> ProcessExit:
         """The exit once waitid said ECHILD: the owner's ``returncode`` if it
-        reaped the child first, else unknown (only the parent learns it)."""
-        code = getattr(self._owner, "returncode", None)
+        reaped the child first, else unknown (only the parent learns it).
+
+        An owner that reaped the child records the code a moment later
+        (``Popen.wait()`` in another thread after its ``waitpid``, asyncio's
+        child watcher through a loop callback): for up to a second this
+        says "not yet" (``BlockingIOError``, after a 1 ms pause that lets
+        the other thread run), so the caller polls again.
+        """
+        owner = self._owner
+        code = getattr(owner, "returncode", None)
         if type(code) is not int:
+            if owner is not None and hasattr(owner, "returncode"):
+                import time
+
+                now = time.monotonic()
+                if self._owner_deadline < 0:
+                    self._owner_deadline = now + 1.0
+                if now < self._owner_deadline:
+                    time.sleep(0.001)
+                    raise_errno(_EAGAIN)
             return ProcessExit(self.pid, None, None)
         if code < 0:
             return ProcessExit(self.pid, CLD_KILLED, -code)

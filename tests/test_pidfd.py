@@ -243,6 +243,36 @@ def test_owner_reaped_first():
         assert pf.read_event() == (pid, None, None)
 
 
+def test_popen_wait_in_another_thread_races_the_read():
+    """Popen.wait() in a thread may reap between the pidfd becoming
+    readable and butter's waitid: butter then waits (briefly) for the
+    returncode Popen records.  Either way both see 3."""
+    import threading
+
+    for _ in range(20):
+        p = spawn("raise SystemExit(3)")
+        with P.PidFd(p) as pf:
+            t = threading.Thread(target=p.wait)
+            t.start()
+            ev = pf.wait(10)
+            t.join(10)
+        assert ev is not None and ev.returncode == 3 and p.returncode == 3
+
+
+def test_owner_that_never_records_a_code():
+    """Reaped behind the owner's back (os.waitpid on a Popen's pid): the
+    status is unknown, reported within about a second, not a hang."""
+    import time
+
+    p = spawn("raise SystemExit(3)")
+    with P.PidFd(p) as pf:
+        os.waitpid(p.pid, 0)
+        start = time.monotonic()
+        assert pf.read_event() == (p.pid, None, None)
+        assert time.monotonic() - start < 5
+    p.returncode = 3  # reaped above: keep Popen from waiting again
+
+
 def test_waitid_pidfd():
     pid = fork_exit(9)
     fd = P.pidfd_open(pid)
