@@ -268,6 +268,11 @@ class EventLike(FdOwner, _GenericBase[E]):
       another thread wins the race, whatever the fd's ``O_NONBLOCK`` flag.
     """
 
+    #: Cached events a family will skip rather than return (``butter.aio``:
+    #: requests whose result was already taken); :meth:`buffered` leaves
+    #: them out.
+    _stale: int = 0
+
     def __init__(self, fd: int) -> None:
         super().__init__(fd)
         self._cache: Deque[E] = deque()
@@ -396,6 +401,20 @@ class EventLike(FdOwner, _GenericBase[E]):
         if events is None:
             raise BlockingIOError(_EAGAIN, os.strerror(_EAGAIN))
         return events
+
+    def buffered(self) -> int:
+        """The number of events already read from the kernel and kept in
+        the object, so that the next ``read_event()`` returns one at once.
+
+        One ``read(2)`` may bring several events; ``read_event()`` returns
+        the first and keeps the rest.  Those are no longer in the kernel, so
+        the fd does *not* poll readable for them: a loop that only reads
+        when ``select``/``epoll``/``trio.lowlevel.wait_readable`` says the
+        fd is readable must drain them first (``while obj.buffered():``),
+        or read with :meth:`read_events`, which always empties the buffer.
+        Never blocks, never reads the kernel; 0 once closed.
+        """
+        return max(len(self._cache) - self._stale, 0)
 
     def wait(self, timeout: Optional[float] = None) -> Optional[E]:
         """Block until an event is ready and return it; ``None`` on timeout.

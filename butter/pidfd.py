@@ -12,10 +12,15 @@ rights over it).  :func:`waitid_pidfd` waits through a pidfd
 :class:`PidFd` owns a pidfd and is event-like: it becomes readable
 (``select``/``poll``/asyncio) when the process exits, and
 ``PidFd.read_event()`` then returns a :class:`ProcessExit`.  For a child
-of the calling process the exit status comes from ``waitid(P_PIDFD)``,
-which also reaps the child (unless ``reap=False``).  For any other process
-the kernel tells only the parent how it ended: the event then has
-``status`` and ``returncode`` ``None``.
+of the calling process the exit status comes from
+``waitid(P_PIDFD, WNOWAIT)``, which reads it *without reaping*: the child
+stays a zombie until its owner waits for it, so ``subprocess.Popen.wait()``,
+``os.waitpid`` or asyncio's child watcher still get the real status.  Pass
+``reap=True`` to reap it at the same time (only for a child nothing else
+waits for, e.g. one made with ``os.fork``).  ``PidFd(popen)`` (any object
+with an int ``pid``, e.g. :class:`subprocess.Popen`) never reaps.  For any
+other process the kernel tells only the parent how it ended: the event then
+has ``status`` and ``returncode`` ``None``.
 
 An exit happens once: after it was reported, ``read_event()`` returns the
 same :class:`ProcessExit` again and iteration stops.
@@ -34,7 +39,17 @@ from ._lowlevel import ffi, lib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterator, List, NamedTuple, Optional
+    from typing import Iterator, List, NamedTuple, Optional, Protocol, Union
+
+    class _HasPid(Protocol):
+        """A process object owning its child: :class:`subprocess.Popen`,
+        :class:`asyncio.subprocess.Process`, :class:`multiprocessing.Process`..."""
+
+        @property
+        def pid(self) -> Optional[int]: ...
+
+    #: A pid, or a process object with an int ``pid`` (docs/types.rst).
+    ProcessArg = Union[int, _HasPid]
 
     class _ProcessExitBase(NamedTuple):
         pid: int
@@ -175,26 +190,51 @@ def waitid_pidfd(pidfd: FdArg, options: int) -> Optional[ProcessExit]:
 class PidFd(EventLike[ProcessExit]):
     """A process as an event-like object: readable once it has exited.
 
-    ``read_event()`` blocks until the process exits (or raises
-    ``BlockingIOError`` if *flags* has ``PIDFD_NONBLOCK`` and it still runs)
-    and returns a :class:`ProcessExit`.  For our own child the status is
-    filled in from ``waitid(P_PIDFD)``, which reaps the child unless
-    *reap* is false (``WNOWAIT``: it stays a zombie for ``os.waitpid``).
-    ``send_signal()`` cannot hit a recycled PID.
+    *pid* is a process id, or a process object with an int ``pid``
+    attribute (:class:`subprocess.Popen`, :class:`asyncio.subprocess.Process`,
+    :class:`multiprocessing.Process`).  ``read_event()`` blocks until the
+    process exits (or raises ``BlockingIOError`` if *flags* has
+    ``PIDFD_NONBLOCK`` and it still runs) and returns a
+    :class:`ProcessExit`.  ``send_signal()`` cannot hit a recycled PID.
+
+    For our own child the status comes from ``waitid(P_PIDFD)`` with
+    ``WNOWAIT``: butter reads it and leaves the zombie to whoever owns the
+    child, so ``Popen.wait()`` afterwards still returns the real code (a
+    reaped child would make it return 0).  With ``reap=True`` butter reaps
+    it too -- for a child nothing else waits for (``os.fork``); not allowed
+    with a process object, which reaps its own child.  If the owner reaped
+    the child first, the status is taken from its ``returncode`` where it
+    has one (a ``Popen`` does), else it is ``None`` as for a stranger.
 
     Threads may share it: the exit is collected once, under a per-object
     lock, and every reader then sees it; ``close()`` wakes threads blocked
     in ``wait()``/``read_event()`` (``ValueError``) or iteration.
     """
 
-    def __init__(self, pid: int, flags: int = 0, *, reap: bool = True) -> None:
+    def __init__(self, pid: ProcessArg, flags: int = 0, *, reap: bool = False) -> None:
         if type(reap) is not bool:
             raise TypeError("reap must be a bool")
+        owner: Optional[_HasPid] = None
+        if not isinstance(pid, int):
+            owner = pid
+            pid = getattr(pid, "pid", pid)
+            if not isinstance(pid, int):
+                raise TypeError(
+                    "pid must be an integer or a process object with an int pid, "
+                    f"not {type(owner).__name__!r}"
+                )
+            if reap:
+                raise ValueError(
+                    f"reap=True with a {type(owner).__name__}: it reaps its own child "
+                    "(butter reaping it first would lose the exit status)"
+                )
         fd = pidfd_open(pid, flags)
         super().__init__(fd)
-        self.pid = pid
+        self.pid: int = pid
         self._reap = reap
+        self._owner: Optional[_HasPid] = owner
         self._exit: Optional[ProcessExit] = None
+        self._owner_deadline = -1.0  # see _exit_from_owner()
 
     def send_signal(self, sig: int) -> None:
         """Send *sig* to the process (``ESRCH`` once it has exited)."""
@@ -223,16 +263,46 @@ class PidFd(EventLike[ProcessExit]):
         options = WEXITED | (0 if self._reap else WNOWAIT)
         out = ffi.new("int[3]")
         while lib.butter_waitid_pidfd(fd, options | WNOHANG, out) < 0:
-            if ffi.errno == _ECHILD:  # not our child: nobody tells us how it ended
-                self._exit = ProcessExit(self.pid, None, None)
+            if ffi.errno == _ECHILD:  # not our child, or already reaped
+                self._exit = self._exit_from_owner()  # (or BlockingIOError)
                 return [self._exit]
             retry_or_raise()
         if out[0] == 0:
             # Readable but not yet waitable: the exit is being processed.
             while lib.butter_waitid_pidfd(fd, options, out) < 0:
+                if ffi.errno == _ECHILD:
+                    self._exit = self._exit_from_owner()
+                    return [self._exit]
                 retry_or_raise()
         self._exit = ProcessExit(out[0], out[1], out[2])
         return [self._exit]
+
+    def _exit_from_owner(self) -> ProcessExit:
+        """The exit once waitid said ECHILD: the owner's ``returncode`` if it
+        reaped the child first, else unknown (only the parent learns it).
+
+        An owner that reaped the child records the code a moment later
+        (``Popen.wait()`` in another thread after its ``waitpid``, asyncio's
+        child watcher through a loop callback): for up to a second this
+        says "not yet" (``BlockingIOError``, after a 1 ms pause that lets
+        the other thread run), so the caller polls again.
+        """
+        owner = self._owner
+        code = getattr(owner, "returncode", None)
+        if type(code) is not int:
+            if owner is not None and hasattr(owner, "returncode"):
+                import time
+
+                now = time.monotonic()
+                if self._owner_deadline < 0:
+                    self._owner_deadline = now + 1.0
+                if now < self._owner_deadline:
+                    time.sleep(0.001)
+                    raise_errno(_EAGAIN)
+            return ProcessExit(self.pid, None, None)
+        if code < 0:
+            return ProcessExit(self.pid, CLD_KILLED, -code)
+        return ProcessExit(self.pid, CLD_EXITED, code)
 
     def __next__(self) -> ProcessExit:
         if self._exit is not None:

@@ -41,9 +41,16 @@ from ._errors import raise_errno, retry_or_raise
 from ._fd import EventLike
 from ._lowlevel import ffi, lib
 
+try:
+    from _thread import allocate_lock, get_ident, get_native_id
+except ImportError:  # pragma: no cover - Pythons without get_native_id
+    from _thread import allocate_lock, get_ident
+
+    get_native_id = None  # type: ignore[assignment]
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import AbstractSet, FrozenSet, Iterable, List, Set, Union
+    from typing import AbstractSet, Dict, FrozenSet, Iterable, List, Optional, Set, Union
 
     SignalNumber = Union[int, _signal_mod.Signals]
     #: One signal number or an iterable of them.
@@ -72,6 +79,7 @@ __all__ = [
     "Signal",
     "Signalfd",
     "pthread_sigmask",
+    "restore_sigmask",
     "signalfd",
     "str_to_events",
 ]
@@ -307,6 +315,134 @@ def pthread_sigmask(action: int, signals: SignalsArg) -> Set[SignalNumber]:
     return _mask_to_set(int(old[0]))
 
 
+# -- what butter blocked, thread by thread ---------------------------------------
+# A signal mask belongs to a thread, is inherited by the threads it starts and
+# by its children (fork and exec keep it), and is shared by every Signalfd of
+# the process.  So the blocks Signalfd objects make are counted here, per
+# thread and per signal: a signal is unblocked when its last holder lets go,
+# and only if it was unblocked before butter blocked it ("changed").
+_holds_lock = allocate_lock()
+#: thread ident -> {signal: [holders, changed]}
+_holds: Dict[int, Dict[int, List[int]]] = {}
+#: Bumped by restore_sigmask() (and so in every forked child): the holds
+#: objects recorded before are void.
+_generation = 0
+#: Signals glibc keeps for itself and never blocks (32, 33).
+_GLIBC_RESERVED = frozenset(range(32, int(_signal_mod.SIGRTMIN)))
+
+
+def _hold(signals: AbstractSet[int]) -> Set[SignalNumber]:
+    """Block *signals* in the calling thread for one more holder; return
+    the previous mask."""
+    table = _holds.setdefault(get_ident(), {})
+    old = pthread_sigmask(SIG_BLOCK, signals)
+    for n in signals:
+        entry = table.get(n)
+        if entry is None:
+            table[n] = [1, n not in old]
+        else:
+            entry[0] += 1
+    return old
+
+
+def _release(signals: AbstractSet[int]) -> Set[SignalNumber]:
+    """One holder fewer for *signals* in the calling thread: unblock those
+    whose last holder left and that butter had blocked; return the previous
+    mask."""
+    tid = get_ident()
+    table = _holds.get(tid, {})
+    unblock = []
+    for n in signals:
+        entry = table.get(n)
+        if entry is None:
+            continue
+        entry[0] -= 1
+        if entry[0] <= 0:
+            del table[n]
+            if entry[1]:
+                unblock.append(n)
+    if not table:
+        _holds.pop(tid, None)
+    return pthread_sigmask(SIG_UNBLOCK, unblock)
+
+
+def restore_sigmask() -> None:
+    """Unblock, in the calling thread, every signal that :class:`Signalfd`
+    objects blocked there (only those that were unblocked before), and
+    forget every block butter made: made for a **child process**.
+
+    Python runs it in every child it forks itself (``os.fork``,
+    ``multiprocessing``'s ``fork``/``forkserver``, ``subprocess`` with a
+    ``preexec_fn``), so such children start with the mask the process had
+    before butter blocked anything, whatever they exec.  ``subprocess``
+    without a ``preexec_fn`` (and so ``asyncio.create_subprocess_exec``)
+    forks in C and runs no Python code: pass ``preexec_fn=restore_sigmask``
+    there.  A :class:`Signalfd` inherited by a forked child no longer blocks
+    its signals in the child; call its :meth:`~Signalfd.block` again to
+    read them there.
+    """
+    global _generation, _holds_lock
+    _holds_lock = allocate_lock()  # after fork, another thread may have held it
+    table = _holds.get(get_ident(), {})
+    unblock = [n for n, (_, changed) in table.items() if changed]
+    _holds.clear()
+    _generation += 1
+    if unblock:
+        pthread_sigmask(SIG_UNBLOCK, unblock)
+
+
+if hasattr(os, "register_at_fork"):  # not on every PyPy
+    os.register_at_fork(after_in_child=restore_sigmask)
+
+
+def _threads_not_blocking(signals: AbstractSet[int]) -> int:
+    """How many other threads of the process do not block all of *signals*
+    (from ``/proc/self/task/*/status``; 0 if it cannot be read)."""
+    want = 0
+    for n in signals:
+        if n not in _GLIBC_RESERVED:
+            want |= 1 << (n - 1)
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 0
+    if len(tasks) <= 1 or not want:
+        return 0
+    me = str(get_native_id()) if get_native_id is not None else ""
+    count = 0
+    for task in tasks:
+        if task == me:
+            continue
+        try:
+            with open(f"/proc/self/task/{task}/status", "rb") as f:
+                status = f.read()
+        except OSError:  # it exited
+            continue
+        start = status.find(b"\nSigBlk:")
+        if start < 0:
+            continue
+        blocked = int(status[start + 9 : status.index(b"\n", start + 1)].strip(), 16)
+        if blocked & want != want:
+            count += 1
+    return count
+
+
+def _warn_other_threads(signals: AbstractSet[int]) -> None:
+    count = _threads_not_blocking(signals)
+    if count:
+        import warnings
+
+        names = ", ".join(getattr(_as_signal(n), "name", str(n)) for n in sorted(signals))
+        warnings.warn(
+            f"{count} other thread(s) of this process do not block {names}: the kernel "
+            "may deliver a signal sent to the process there (handler or default action, "
+            "e.g. termination) instead of queuing it for the signalfd.  Block before "
+            "starting threads (they inherit the mask), or in each thread",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
 def _read_error(data: bytes) -> OSError:
     return OSError(errno.EIO, f"short read from signalfd ({len(data)} bytes)")
 
@@ -322,12 +458,17 @@ class Signalfd(EventLike[Signal]):
 
     The watched signals only reach the fd while they are blocked.  Block
     them yourself with :func:`pthread_sigmask`, or pass ``block=True`` (or
-    call :meth:`block`): the object then blocks exactly its signals *in the
-    calling thread*, and keeps doing so as :meth:`enable`/:meth:`disable`
-    change them, until :meth:`unblock`.  Block in the main thread before
-    starting other threads (they inherit the mask), or in every thread.
-    Closing the fd does not unblock anything (a pending ``SIGTERM`` would
-    then kill the process): call :meth:`unblock` first if that is wanted.
+    call :meth:`block`): the object then blocks its signals *in the calling
+    thread*, and keeps doing so as :meth:`enable`/:meth:`disable` (called
+    in that thread) change them, until :meth:`unblock` or :meth:`close`,
+    which restore exactly what it changed: a signal the thread blocked
+    already stays blocked, one another Signalfd still blocks too.  A
+    signal that arrived meanwhile and was not read is then delivered the
+    usual way.  Block in the main thread before starting other threads
+    (they inherit the mask), or in every thread: :meth:`block` warns
+    (``RuntimeWarning``) when other threads do not block the signals.
+    Children forked by Python start unblocked (see :func:`restore_sigmask`;
+    ``subprocess`` needs ``preexec_fn=restore_sigmask``).
 
     Threads may share it: each signal goes to one reader, ``wait()``
     returns in time even when another thread reads first, and ``close()``
@@ -342,7 +483,9 @@ class Signalfd(EventLike[Signal]):
         self._signals: FrozenSet[SignalNumber] = frozenset(
             _as_signal(n) for n in numbers if n not in _UNREADABLE
         )
-        self._blocking = False
+        #: thread ident -> the signals this object blocks there (see _hold)
+        self._held: Dict[int, FrozenSet[int]] = {}
+        self._generation = _generation
         if block:
             self.block()
 
@@ -415,9 +558,13 @@ class Signalfd(EventLike[Signal]):
         """Watch *signals* (one number or an iterable) too."""
         self.fileno()
         added = {_as_signal(n) for n in _signal_list(signals) if n not in _UNREADABLE}
-        if self._blocking:
+        mine = self._mine()
+        if mine is not None:
             # Block first: a signal arriving in between stays pending.
-            pthread_sigmask(SIG_BLOCK, added)
+            numbers = {int(n) for n in added}
+            with _holds_lock:
+                _hold(numbers - mine)
+                self._held[get_ident()] = mine | numbers
         self._set(self._signals | added)
 
     def disable(self, signals: SignalsArg) -> None:
@@ -425,8 +572,12 @@ class Signalfd(EventLike[Signal]):
         self.fileno()
         removed = self._signals.intersection(_signal_list(signals))
         self._set(self._signals - removed)
-        if self._blocking and removed:
-            pthread_sigmask(SIG_UNBLOCK, removed)
+        mine = self._mine()
+        if mine is not None and removed:
+            gone = mine.intersection(int(n) for n in removed)
+            with _holds_lock:
+                _release(gone)
+                self._held[get_ident()] = mine - gone
 
     def enable_all(self) -> None:
         """Watch every signal that can be caught (:func:`signal.valid_signals`
@@ -438,23 +589,70 @@ class Signalfd(EventLike[Signal]):
         self.disable(self._signals)
 
     # -- blocking in the calling thread --------------------------------------
+    def _mine(self) -> Optional[FrozenSet[int]]:
+        """The signals this object blocks in the calling thread, or ``None``
+        if it blocks nothing there (holds from before a fork are void)."""
+        if self._generation != _generation:
+            self._held = {}
+            self._generation = _generation
+        return self._held.get(get_ident())
+
     def block(self) -> Set[SignalNumber]:
         """Block the watched signals in the calling thread, now and as
-        :meth:`enable` adds more; return the thread's previous mask (for
-        ``pthread_sigmask(SIG_SETMASK, old)``)."""
+        :meth:`enable` adds more, until :meth:`unblock` or :meth:`close`;
+        return the thread's previous mask.
+
+        Warns (``RuntimeWarning``) if other threads of the process do not
+        block them: a signal sent to the process may go to such a thread
+        (its handler or default action runs there: ``SIGTERM`` ends the
+        process) and never reach the fd.  Masks of other threads cannot be
+        changed from here.
+        """
         self.fileno()
-        old = pthread_sigmask(SIG_BLOCK, self._signals)
-        self._blocking = True
+        mine = self._mine() or frozenset()
+        wanted = {int(n) for n in self._signals}
+        with _holds_lock:
+            old = _hold(wanted - mine)
+            self._held[get_ident()] = mine | wanted
+        _warn_other_threads(wanted)
         return old
 
     def unblock(self) -> Set[SignalNumber]:
-        """Unblock the watched signals in the calling thread and stop
-        tracking; return the previous mask.  Pending ones are delivered at
-        once (handler or default action) unless read first."""
+        """Undo what :meth:`block` did in the calling thread: unblock the
+        signals it blocked there that were not blocked before and that no
+        other Signalfd blocks; return the previous mask.  Pending ones are
+        delivered at once (handler or default action) unless read first."""
         self.fileno()
-        old = pthread_sigmask(SIG_UNBLOCK, self._signals)
-        self._blocking = False
-        return old
+        return self._unblock_here()
+
+    def _unblock_here(self) -> Set[SignalNumber]:
+        mine = self._mine()
+        with _holds_lock:
+            if mine is None:
+                return pthread_sigmask(SIG_BLOCK, ())  # reads the mask
+            del self._held[get_ident()]
+            return _release(mine)
+
+    def close(self) -> None:
+        """Close the fd, then restore the calling thread's mask as
+        :meth:`unblock` does.  Calling it again does nothing.  Blocks made
+        in other threads stay (a thread's mask can only be changed by that
+        thread): a ``RuntimeWarning`` says so."""
+        if self._fd < 0:
+            return
+        super().close()
+        if self._mine() is not None:
+            self._unblock_here()
+        if self._held:
+            import warnings
+
+            self._held = {}
+            warnings.warn(
+                "Signalfd closed in another thread than the one(s) that blocked its "
+                "signals: they stay blocked there (call unblock() in that thread)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     def __repr__(self) -> str:
         if self._fd < 0:

@@ -78,6 +78,7 @@ def test_pidfd_wait_timeouts():
             p.wait(math.nan)
         ev = p.wait(math.inf)
         assert ev is not None and ev.status == 3
+    os.waitpid(pid, 0)  # PidFd leaves the zombie to the parent
 
 
 def test_aio_timeouts():

@@ -100,7 +100,7 @@ def test_pidfd_getfd():
 
 def test_pidfd_readable_on_exit_and_status():
     pid = fork_exit(7)
-    with P.PidFd(pid) as pf:
+    with P.PidFd(pid, reap=True) as pf:
         poller = select.poll()
         poller.register(pf, select.POLLIN)
         assert poller.poll(5000)
@@ -121,12 +121,12 @@ def test_pidfd_killed_and_blocking_read():
         ev = pf.read_event()  # blocks until the exit
         assert ev.code == P.CLD_KILLED and ev.status == signal.SIGKILL
         assert ev.returncode == -signal.SIGKILL
-    p.returncode = ev.returncode  # tell Popen we reaped it
+    assert p.wait(10) == -signal.SIGKILL  # not reaped: Popen still sees it
 
 
 def test_pidfd_wait_and_iteration():
     pid = fork_exit(3)
-    with P.PidFd(pid) as pf:
+    with P.PidFd(pid, reap=True) as pf:
         assert list(pf) == [(pid, P.CLD_EXITED, 3)]
     p = spawn()
     with P.PidFd(p.pid, reap=False) as pf:
@@ -184,6 +184,93 @@ def test_not_our_child():
 
     gpid, ev, rc = in_child(child)
     assert ev == (gpid, None, None) and rc is None
+
+
+# -- who reaps: never butter by default (issue 11) --------------------------
+class _Owner:
+    """A minimal process object: an int pid (and no returncode)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+
+def test_popen_child_keeps_its_status():
+    """The pitfall: a PidFd that reaped a Popen's child made Popen.wait()
+    return 0.  By default the status is read and the zombie left to Popen,
+    whether PidFd gets the Popen itself or its pid."""
+    for as_object in (True, False):
+        p = spawn("raise SystemExit(3)")
+        try:
+            with P.PidFd(p if as_object else p.pid) as pf:
+                assert pf.pid == p.pid
+                ev = pf.wait(10)
+                assert ev == (p.pid, P.CLD_EXITED, 3) and ev.returncode == 3
+                assert pf.read_event() == ev
+            assert p.wait(10) == 3  # not 0: Popen reaped its own child
+        finally:
+            if p.returncode is None:
+                p.kill()
+                p.wait()
+
+
+def test_fork_child_status_then_waitpid():
+    pid = fork_exit(3)
+    with P.PidFd(pid) as pf:
+        assert pf.read_event().returncode == 3
+    # Left a zombie for the parent's own waitpid (the status is still there).
+    assert os.waitpid(pid, 0) == (pid, 3 << 8)
+    pid = fork_exit(3)
+    with P.PidFd(_Owner(pid)) as pf:  # any object with an int pid
+        assert pf.read_event().returncode == 3
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 3
+
+
+def test_owner_reaped_first():
+    """Popen.wait() ran before the PidFd read the exit: the status comes
+    from Popen.returncode; for a bare pid it is unknown."""
+    p = spawn("raise SystemExit(3)")
+    with P.PidFd(p) as pf:
+        assert p.wait(10) == 3
+        assert pf.read_event() == (p.pid, P.CLD_EXITED, 3)
+    p = spawn("import os, signal; os.kill(os.getpid(), signal.SIGTERM)")
+    with P.PidFd(p) as pf:
+        assert p.wait(10) == -signal.SIGTERM
+        ev = pf.read_event()
+        assert ev.signaled and ev.returncode == -signal.SIGTERM
+    pid = fork_exit(3)
+    with P.PidFd(pid) as pf:
+        os.waitpid(pid, 0)
+        assert pf.read_event() == (pid, None, None)
+
+
+def test_popen_wait_in_another_thread_races_the_read():
+    """Popen.wait() in a thread may reap between the pidfd becoming
+    readable and butter's waitid: butter then waits (briefly) for the
+    returncode Popen records.  Either way both see 3."""
+    import threading
+
+    for _ in range(20):
+        p = spawn("raise SystemExit(3)")
+        with P.PidFd(p) as pf:
+            t = threading.Thread(target=p.wait)
+            t.start()
+            ev = pf.wait(10)
+            t.join(10)
+        assert ev is not None and ev.returncode == 3 and p.returncode == 3
+
+
+def test_owner_that_never_records_a_code():
+    """Reaped behind the owner's back (os.waitpid on a Popen's pid): the
+    status is unknown, reported within about a second, not a hang."""
+    import time
+
+    p = spawn("raise SystemExit(3)")
+    with P.PidFd(p) as pf:
+        os.waitpid(p.pid, 0)
+        start = time.monotonic()
+        assert pf.read_event() == (p.pid, None, None)
+        assert time.monotonic() - start < 5
+    p.returncode = 3  # reaped above: keep Popen from waiting again
 
 
 def test_waitid_pidfd():
@@ -263,6 +350,9 @@ def test_bad_input():
         (P.PidFd, (-5,), ValueError),
         (P.PidFd, (2**22 + 12345,), ProcessLookupError),  # beyond any pid_max
         (lambda: P.PidFd(me, reap=1), (), TypeError),
+        (P.PidFd, (object(),), TypeError),
+        (P.PidFd, (subprocess.Popen.__new__(subprocess.Popen),), TypeError),  # no pid
+        (lambda: P.PidFd(_Owner(me), reap=True), (), ValueError),
         (lambda: P.PidFd(me).send_signal("x"), (), TypeError),
         (lambda: P.PidFd(me).getfd(-1), (), ValueError),
     ]

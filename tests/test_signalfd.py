@@ -16,7 +16,10 @@ import os
 import select
 import signal
 import struct
+import subprocess
 import threading
+import time
+import warnings
 
 import cffi
 import pytest
@@ -38,6 +41,7 @@ from butter.signalfd import (
     Signal,
     Signalfd,
     pthread_sigmask,
+    restore_sigmask,
     signalfd,
     str_to_events,
 )
@@ -464,7 +468,8 @@ def test_block_tracks_enable_and_disable():
             sfd.enable(USR1)  # not blocking any more
             masks.append(thread_mask())
         with Signalfd([USR1], block=True):
-            masks.append(thread_mask())  # close does not unblock
+            masks.append(thread_mask())
+        masks.append(thread_mask())  # close restores what block changed
         return masks
 
     hup = signal.SIGHUP
@@ -478,7 +483,181 @@ def test_block_tracks_enable_and_disable():
         {hup},
         {hup},
         {hup, USR1},
+        {hup},
     ]
+
+
+# -- what blocking leaves behind (issue 11) -----------------------------------
+def sigblk(pid="self") -> set[int]:
+    """The blocked signals of a process, from /proc/<pid>/status."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("SigBlk:"):
+                bits = int(line.split()[1], 16)
+                return {n for n in range(1, 65) if bits >> (n - 1) & 1}
+    raise AssertionError("no SigBlk line")
+
+
+def test_close_restores_exactly_what_was_changed():
+    def child():
+        signal.pthread_sigmask(signal.SIG_SETMASK, [signal.SIGHUP])
+        masks = []
+        a = Signalfd([USR1, signal.SIGHUP], block=True)
+        masks.append(thread_mask())
+        b = Signalfd([USR1, USR2], block=True)
+        masks.append(thread_mask())
+        a.close()  # USR1 still held by b; SIGHUP was blocked before
+        masks.append(thread_mask())
+        b.close()
+        masks.append(thread_mask())
+        b.close()  # idempotent
+        with Signalfd(signal.SIGINT, block=True) as c:
+            c.block()  # twice: still one hold
+            masks.append(thread_mask())
+        masks.append(thread_mask())  # Ctrl-C works again
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+            masks.append("no KeyboardInterrupt")
+        except KeyboardInterrupt:
+            masks.append("KeyboardInterrupt")
+        return masks
+
+    hup = signal.SIGHUP
+    assert in_child(child) == [
+        {hup, USR1},
+        {hup, USR1, USR2},
+        {hup, USR1, USR2},
+        {hup},
+        {hup, signal.SIGINT},
+        {hup},
+        "KeyboardInterrupt",
+    ]
+
+
+def test_children_do_not_inherit_the_block():
+    """A forked child starts unblocked (os.register_at_fork); subprocess
+    forks in C and needs preexec_fn=restore_sigmask; a SIGTERM then ends a
+    ``sleep`` started inside the block."""
+
+    def child():
+        out = {}
+        cmd = ["sed", "-n", "s/^SigBlk:[[:space:]]*//p", "/proc/self/status"]
+        with Signalfd([signal.SIGTERM, signal.SIGINT], block=True) as sfd:
+            out["parent"] = sigblk()
+            plain = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            fixed = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=10, preexec_fn=restore_sigmask
+            )
+            out["subprocess"] = int(plain.stdout, 16)
+            out["subprocess+preexec"] = int(fixed.stdout, 16)
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.write(w, repr(sorted(sigblk())).encode())
+                os._exit(0)
+            os.close(w)
+            out["fork"] = os.read(r, 200).decode()
+            os.close(r)
+            os.waitpid(pid, 0)
+            sleeper = subprocess.Popen(["sleep", "30"], preexec_fn=restore_sigmask)
+            time.sleep(0.1)
+            sleeper.terminate()
+            out["sleep"] = sleeper.wait(10)
+            out["still blocked here"] = sigblk() >= {signal.SIGTERM, signal.SIGINT}
+            out["still watching"] = signal.SIGTERM in sfd
+        out["after"] = sigblk()
+        return out
+
+    term_int = (1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGINT - 1))
+    out = in_child(child)
+    assert out["parent"] >= {signal.SIGTERM, signal.SIGINT}
+    assert out["subprocess"] & term_int == term_int  # the documented limit
+    assert out["subprocess+preexec"] & term_int == 0
+    assert out["fork"] == "[]"
+    assert out["sleep"] == -signal.SIGTERM
+    assert out["still blocked here"] and out["still watching"]
+    assert out["after"] == set()
+
+
+def test_signalfd_inherited_by_a_forked_child():
+    """After fork the child's inherited Signalfd blocks nothing until
+    block() is called there again; then it reads the child's signals."""
+
+    def child():
+        with Signalfd(USR1, block=True) as sfd:
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    before = sorted(sigblk())
+                    sfd.block()
+                    os.kill(os.getpid(), USR1)
+                    ev = sfd.wait(5)
+                    os.write(w, repr((before, ev.signal if ev else None)).encode())
+                finally:
+                    os._exit(0)
+            os.close(w)
+            got = os.read(r, 200).decode()
+            os.close(r)
+            os.waitpid(pid, 0)
+            return got, sorted(sigblk())
+
+    got, parent = in_child(child)
+    assert got == f"([], {int(USR1)})"
+    assert parent == [USR1]  # the parent's block is untouched
+
+
+def test_threads_started_before_are_detected():
+    def child():
+        stop = threading.Event()
+        early = threading.Thread(target=stop.wait)
+        early.start()
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                with Signalfd(USR1, block=True):
+                    later = threading.Thread(target=stop.wait)
+                    later.start()  # inherits the block
+                    with Signalfd(USR2, block=False):
+                        pass  # blocks nothing: nothing to warn about
+            first = [str(w.message) for w in caught]
+            stop.set()
+            early.join()
+            later.join()
+            # Once every thread blocks it, no warning.
+            signal.pthread_sigmask(signal.SIG_BLOCK, [USR2])
+            stop2 = threading.Event()
+            t = threading.Thread(target=stop2.wait)
+            t.start()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                with Signalfd(USR2, block=True):
+                    pass
+            stop2.set()
+            t.join()
+            return first, [str(w.message) for w in caught]
+        finally:
+            stop.set()
+
+    first, second = in_child(child)
+    assert len(first) == 1 and "1 other thread(s)" in first[0] and "SIGUSR1" in first[0]
+    assert second == []
+
+
+def test_close_in_another_thread_warns():
+    def child():
+        sfd = Signalfd(USR1, block=True)
+        t = threading.Thread(target=sfd.close)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            t.start()
+            t.join()
+        return [str(w.message) for w in caught], sorted(sigblk())
+
+    messages, mask = in_child(child)
+    assert len(messages) == 1 and "stay blocked" in messages[0]
+    assert mask == [USR1]
 
 
 def test_signalfd_function_creates_and_updates():

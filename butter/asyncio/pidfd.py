@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..pidfd import PidFd, ProcessExit
+
+if TYPE_CHECKING:
+    from ..pidfd import ProcessArg
 from ._queue import AsyncEventQueue
 
 __all__ = ["PidFd_async"]
@@ -13,7 +16,10 @@ __all__ = ["PidFd_async"]
 class PidFd_async(AsyncEventQueue[ProcessExit]):
     """A process whose exit arrives through ``await get()``.
 
-    Same arguments as :class:`~butter.pidfd.PidFd`, plus *maxsize*.
+    Same arguments as :class:`~butter.pidfd.PidFd`, plus *maxsize*: by
+    default the exit status is read without reaping the child, so an
+    ``asyncio.subprocess.Process`` or ``subprocess.Popen`` (which may be
+    passed itself) still gets it from its own ``wait()``.
     ``await get()`` returns the :class:`~butter.pidfd.ProcessExit` once the
     process has exited (and again on later calls: an exit is a state, not
     a stream); ``async for`` yields it once.  A pidfd stays readable after
@@ -22,7 +28,9 @@ class PidFd_async(AsyncEventQueue[ProcessExit]):
 
     source: PidFd  # the type of AsyncEventQueue.source here
 
-    def __init__(self, pid: int, flags: int = 0, maxsize: int = 0, *, reap: bool = True) -> None:
+    def __init__(
+        self, pid: ProcessArg, flags: int = 0, maxsize: int = 0, *, reap: bool = False
+    ) -> None:
         super().__init__(PidFd(pid, flags, reap=reap), maxsize)
 
     @property

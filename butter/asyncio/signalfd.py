@@ -19,9 +19,14 @@ class Signalfd_async(WaitAliases[Signal]):
 
     Same arguments as :class:`~butter.signalfd.Signalfd` plus ``maxsize``;
     the signals must be blocked as for the sync class (``block=True``
-    blocks them in the calling thread, normally the loop's thread).  Unlike
+    blocks them in the calling thread, normally the loop's thread, and
+    ``close()``/``async with`` restore what it changed).  Unlike
     ``loop.add_signal_handler`` no Python signal handler is involved: the
-    kernel queues the signal, the loop sees the fd readable.
+    kernel queues the signal, the loop sees the fd readable.  Unlike it
+    too, the block is a property of threads and children: threads started
+    earlier (``asyncio.to_thread``) do not block (``RuntimeWarning``), and
+    ``asyncio.create_subprocess_exec`` children inherit the block unless
+    given ``preexec_fn=``:func:`~butter.signalfd.restore_sigmask`.
     """
 
     source: Signalfd  # the type of AsyncEventQueue.source here

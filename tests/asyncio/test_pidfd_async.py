@@ -40,6 +40,7 @@ def test_get_exit_status():
             await asyncio.sleep(0.05)
             assert not pf._reading
             assert await pf.get() == ev  # a state: same answer
+        assert os.waitpid(pid, 0) == (pid, 6 << 8)  # not reaped by butter
         return True
 
     assert asyncio.run(main())
@@ -53,11 +54,11 @@ def test_async_for_yields_once_and_signal():
         pf.send_signal(signal.SIGTERM)
         events = [ev async for ev in pf]
         pf.close()
-        p.returncode = events[0].returncode
-        return events
+        return events, p.wait(10)
 
-    events = asyncio.run(main())
+    events, code = asyncio.run(main())
     assert len(events) == 1 and events[0].returncode == -signal.SIGTERM
+    assert code == -signal.SIGTERM
 
 
 def test_cancelled_get_loses_nothing():
@@ -68,6 +69,7 @@ def test_cancelled_get_loses_nothing():
             await asyncio.wait_for(pf.get(), 0.01)
         ev = await asyncio.wait_for(pf.get(), 10)
         pf.close()
+        os.waitpid(pid, 0)
         return ev
 
     assert asyncio.run(main()).returncode == 1
@@ -88,6 +90,30 @@ def test_close_fails_pending_getter():
             p.wait()
 
     asyncio.run(main())
+
+
+def test_subprocess_children_keep_their_status():
+    """The docs' pattern with a Popen or an asyncio subprocess: butter reads
+    the exit, the owner's wait() still returns the real code (not 0)."""
+
+    async def main():
+        codes = []
+        for how in ("popen", "pid"):
+            p = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+            async with PidFd_async(p if how == "popen" else p.pid) as pf:
+                ev = await asyncio.wait_for(pf.get(), 10)
+            codes.append((ev.returncode, p.wait(10)))
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", "raise SystemExit(3)")
+        async with PidFd_async(proc) as pf:
+            ev = await asyncio.wait_for(pf.get(), 10)
+        codes.append((ev.returncode, await asyncio.wait_for(proc.wait(), 10)))
+        pid = fork_exit(3, 0.05)
+        async with PidFd_async(pid) as pf:
+            ev = await asyncio.wait_for(pf.get(), 10)
+        codes.append((ev.returncode, os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])))
+        return codes
+
+    assert asyncio.run(main()) == [(3, 3)] * 4
 
 
 def test_no_fd_leak():

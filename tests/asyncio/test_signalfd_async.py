@@ -10,12 +10,14 @@ import ctypes
 import fcntl
 import os
 import signal
+import time
+import warnings
 
 import pytest
 from conftest import in_child, open_fds
 
 from butter.asyncio.signalfd import Signalfd_async
-from butter.signalfd import SI_QUEUE, SI_USER, Signal
+from butter.signalfd import SI_QUEUE, SI_USER, Signal, restore_sigmask
 
 USR1, USR2 = signal.SIGUSR1, signal.SIGUSR2
 RTMIN = signal.SIGRTMIN
@@ -184,3 +186,83 @@ def test_bad_constructor_leaks_nothing():
     with pytest.raises(ValueError):
         Signalfd_async(0)
     assert open_fds() == before
+
+
+# -- the three pitfalls of block=True under asyncio (issue 11) ----------------
+def sigblk(pid="self") -> set:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("SigBlk:"):
+                bits = int(line.split()[1], 16)
+                return {n for n in range(1, 65) if bits >> (n - 1) & 1}
+    raise AssertionError("no SigBlk line")
+
+
+def test_async_with_restores_the_mask_and_ctrl_c():
+    async def main():
+        before = sigblk()
+        async with Signalfd_async([signal.SIGINT, signal.SIGTERM], block=True) as q:
+            inside = sigblk()
+            os.kill(os.getpid(), signal.SIGTERM)
+            ev = await asyncio.wait_for(q.get(), 5)
+        return before, inside, ev.signal, sigblk()
+
+    def child():
+        result = asyncio.run(main())
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+            return result, "no KeyboardInterrupt"
+        except KeyboardInterrupt:
+            return result, "KeyboardInterrupt"
+
+    (before, inside, sig, after), ctrl_c = in_child(child)
+    assert inside == before | {signal.SIGINT, signal.SIGTERM}
+    assert sig == signal.SIGTERM
+    assert after == before and ctrl_c == "KeyboardInterrupt"
+
+
+def test_subprocess_children_with_restore_sigmask():
+    """asyncio.create_subprocess_exec forks in C: the block is inherited
+    unless preexec_fn=restore_sigmask; with it a SIGTERM ends ``sleep``."""
+
+    async def main():
+        cmd = ["sed", "-n", "s/^SigBlk:[[:space:]]*//p", "/proc/self/status"]
+        async with Signalfd_async([signal.SIGTERM, signal.SIGINT], block=True):
+            out = {}
+            for name, extra in (("plain", {}), ("restored", {"preexec_fn": restore_sigmask})):
+                proc = await asyncio.create_subprocess_exec(
+                    *cmd, stdout=asyncio.subprocess.PIPE, **extra
+                )
+                data, _ = await asyncio.wait_for(proc.communicate(), 10)
+                out[name] = int(data, 16)
+            sleeper = await asyncio.create_subprocess_exec(
+                "sleep", "30", preexec_fn=restore_sigmask
+            )
+            await asyncio.sleep(0.1)
+            sleeper.terminate()
+            out["sleep"] = await asyncio.wait_for(sleeper.wait(), 10)
+        return out
+
+    out = in_loop(main)
+    term_int = (1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGINT - 1))
+    assert out["plain"] & term_int == term_int  # documented: C fork, no hook
+    assert out["restored"] & term_int == 0
+    assert out["sleep"] == -signal.SIGTERM
+
+
+def test_thread_started_earlier_is_reported():
+    """A thread from asyncio.to_thread started before block=True keeps
+    SIGTERM unblocked: the kernel may deliver it there.  block() warns."""
+
+    async def main():
+        await asyncio.to_thread(lambda: None)  # starts an executor thread
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            async with Signalfd_async(signal.SIGTERM, block=True):
+                pass
+        return [(w.category.__name__, str(w.message)) for w in caught]
+
+    caught = in_loop(main)
+    assert len(caught) == 1 and caught[0][0] == "RuntimeWarning"
+    assert "SIGTERM" in caught[0][1]
