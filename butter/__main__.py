@@ -197,7 +197,7 @@ def tour_memfd_pidfd() -> None:
     pid = os.fork()
     if pid == 0:
         os._exit(7)
-    with PidFd(pid) as process:
+    with PidFd(pid, reap=True) as process:  # nothing else waits for it
         _say(f"  child {pid} exited: {process.read_event()}")
 
 

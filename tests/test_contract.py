@@ -331,7 +331,7 @@ class _AsyncCase:
                 if os.waitpid(pid, os.WNOHANG) != (0, 0):
                     continue  # reaped now
             except ChildProcessError:
-                continue  # reaped already (PidFd reaps its child)
+                continue  # reaped already (by PidFd(reap=True) or a waitpid)
             os.kill(pid, signal.SIGKILL)  # still ours: no recycled pid
             os.waitpid(pid, 0)
 
