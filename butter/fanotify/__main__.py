@@ -379,9 +379,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TYPES",
         help="show only the given event types, from C, R, O, W, +, D, < and > (e.g. -f OC)",
     )
-    parser.add_argument(
-        "-C", "--command", metavar="COMM", help="show only events for this command"
-    )
+    parser.add_argument("-C", "--command", metavar="COMM", help="show only events for this command")
     parser.add_argument("--under", metavar="PATH", help="the same as PATH (butter's)")
     return parser
 
