@@ -102,16 +102,24 @@ def expected(root, *dirs):
 @needs_fanotify
 @needs_fatrace
 def test_cli_matches_fatrace(tmp_path):
-    """On the host's filesystem: butter's ``PATH`` (only below PATH) and
-    fatrace's ``-c`` (the whole filesystem, narrowed to PATH here) report
-    the same letters for the same paths, every one of them."""
+    """On the host's filesystem: butter's ``PATH`` (only below PATH), and
+    ``-c`` and no option (every real mount) of both, narrowed to PATH here,
+    report the same letters for the same paths, every one of them."""
     d = str(tmp_path)
-    runs = session(d, ".", ["."], {"butter": [*BUTTER, d], "fatrace": [FATRACE, "-c"]}, tmpfs=False)
+    monitors = {
+        "butter-path": [*BUTTER, d],
+        "butter-c": [*BUTTER, "-c"],
+        "fatrace-c": [FATRACE, "-c"],
+        "butter-all": BUTTER,
+        "fatrace-all": [FATRACE],
+    }
+    runs = session(d, ".", ["."], monitors, tmpfs=False)
     want = {d: set("+<>D"), d + "/a.txt": set("RCWO")}
-    assert letters(runs["butter"]) == want
-    # fatrace -c sees the whole filesystem, the machine's other work too.
-    fatrace = letters(runs["fatrace"])
-    assert {p: t for p, t in fatrace.items() if p == d or p.startswith(d + "/")} == want
+    assert letters(runs["butter-path"]) == want
+    for name in ("butter-c", "fatrace-c", "butter-all", "fatrace-all"):
+        # These see the whole filesystem, the machine's other work too.
+        seen = letters(runs[name])
+        assert {p: t for p, t in seen.items() if p == d or p.startswith(d + "/")} == want, name
 
 
 @needs_fanotify

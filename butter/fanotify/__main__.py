@@ -53,17 +53,20 @@ _MARK_MASK = _IO | fa.FAN_ONDIR | fa.FAN_EVENT_ON_CHILD
 
 
 def _real_mounts() -> List[str]:
-    """Mount points backed by a device (or a bind of a real path), as fatrace picks."""
+    """Mount points backed by a device (or a bind of a real path), as fatrace
+    picks them: ``/`` first, then each mount whose source is an existing
+    absolute path, and ZFS datasets (whose sources are not paths)."""
     result = ["/"]
     with open("/proc/self/mounts") as f:
         for line in f:
             fields = line.split()
-            if len(fields) < 2:
+            if len(fields) < 3:
                 continue
-            source = fields[0]
+            source, fstype = fields[0], fields[2]
             target = fields[1].replace("\\040", " ").replace("\\011", "\t")
             target = target.replace("\\012", "\n").replace("\\134", "\\")
-            if source.startswith("/") and os.path.exists(source) and target != "/":
+            real = source.startswith("/") and os.path.exists(source)
+            if (real or fstype == "zfs") and target != "/":
                 result.append(target)
     return result
 
