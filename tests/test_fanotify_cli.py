@@ -279,3 +279,22 @@ def test_pipe_to_head_exits_quietly(tmp_path):
     assert _LINE.match(lines[0]), lines
     assert lines[1] == f"status={128 + signal.SIGPIPE}"
     assert err.read_text() == ""
+
+
+@needs_fanotify
+def test_unwatchable_current_mount_fails_like_fatrace():
+    """``-c`` where the filesystem cannot be marked (/proc: no file handles)
+    is an error with status 1 in both, not a silent watch of nothing."""
+    programs = [BUTTER] + ([[FATRACE]] if FATRACE else [])
+    for program in programs:
+        proc = subprocess.run(
+            [*program, "-c", "-s", "1"], cwd="/proc", capture_output=True, text=True, timeout=30
+        )
+        assert proc.returncode == 1, (program, proc)
+        assert "Failed to add watch for .: " in proc.stderr, (program, proc.stderr)
+    proc = subprocess.run(
+        [*BUTTER, "/nonexistent/path"], capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 1
+    assert "Failed to add watch for /nonexistent/path: " in proc.stderr
+    assert "Traceback" not in proc.stderr
