@@ -3,8 +3,9 @@
 References: the header file itself (constant values), hand-packed records
 built with :mod:`struct` from the documented layout (the parser),
 ``/proc/self/fd`` (event paths, leaks), ``os.stat`` and
-``open_by_handle_at`` (file handles name the right inode), ``open(2)``'s
-own result (permission events), and ``fatrace`` (the CLI's lines).
+``open_by_handle_at`` (file handles name the right inode) and ``open(2)``'s
+own result (permission events); the CLI against ``fatrace`` is in
+test_fanotify_cli.py.
 Permission events run in forked children with an alarm, so nothing can
 hang the test run.
 """
@@ -17,12 +18,9 @@ import gc
 import os
 import re
 import select
-import shutil
 import signal
 import struct
-import subprocess
 import sys
-import time
 import warnings
 
 import pytest
@@ -716,65 +714,7 @@ def test_bad_method_input(method, args, expected):
     assert assert_clean_error(case) == expected.__name__
 
 
-# -- the command line, against fatrace --------------------------------------------------
-_LINE = re.compile(r"^(?P<comm>.*)\((?P<pid>\d+)\): (?P<types>[RCWO+D<>]+) +(?P<path>.*)$")
-
-
-def _activity(directory: str) -> None:
-    """File activity from a short-lived helper process, as fatrace would see it."""
-    code = (
-        "import os, sys, time\n"
-        "d = sys.argv[1]\n"
-        "with open(os.path.join(d, 'a.txt'), 'w') as f: f.write('hi')\n"
-        "with open(os.path.join(d, 'a.txt')) as f: f.read()\n"
-        "time.sleep(0.3)\n"  # give fatrace time to resolve a.txt before it goes
-        "os.rename(os.path.join(d, 'a.txt'), os.path.join(d, 'b.txt'))\n"
-        "os.unlink(os.path.join(d, 'b.txt'))\n"
-    )
-    subprocess.run([sys.executable, "-c", code, directory], check=True)
-
-
-def _run_monitor(cmd, directory: str, cwd: str) -> dict[str, set[str]]:
-    """The type letters seen per path under *directory*.  The kernel merges
-    queued events on the same object, so how letters group into lines
-    depends on timing; the letters seen per path do not."""
-    proc = subprocess.Popen(
-        [*cmd, "-s", "3"], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        time.sleep(1.0)  # let it set its marks up
-        _activity(directory)
-        out, _ = proc.communicate(timeout=20)  # it stops by itself (-s)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    seen: dict[str, set[str]] = {}
-    for line in out.splitlines():
-        m = _LINE.match(line)
-        assert m, f"not a fatrace line: {line!r}"
-        if m["path"] == directory or m["path"].startswith(directory + "/"):
-            seen.setdefault(m["path"], set()).update(m["types"])
-    return seen
-
-
-@needs_fanotify
-def test_cli_matches_fatrace(tmp_path):
-    fatrace = shutil.which("fatrace")
-    if fatrace is None:
-        pytest.skip("fatrace not installed (apt-get install fatrace)")
-    d = str(tmp_path)
-    expected = {d: set("+<>D"), d + "/a.txt": set("RCWO")}
-    got = _run_monitor([sys.executable, "-m", "butter.fanotify", d], d, d)
-    assert got == expected
-    # fatrace resolves paths after the fact: on a busy machine it can miss a
-    # file that is gone by then; what it does report must agree.
-    want = _run_monitor([fatrace, "-c"], d, d)
-    assert want, "fatrace saw nothing"
-    for path, letters in want.items():
-        assert letters <= expected[path], (path, letters)
-
-
+# -- fatrace's letters (the CLI itself: tests/test_fanotify_cli.py) ---------------------
 def test_fatrace_letters():
     from butter.fanotify._constants import mask_to_types, types_to_mask
 

@@ -29,8 +29,8 @@ from butter import _lowlevel
 
 SETUP_PY = pathlib.Path(__file__).resolve().parent.parent / "setup.py"
 SCRIPTS = {
-    "butter-inotifywait": "butter.inotify.__main__:main",
-    "butter-fatrace": "butter.fanotify.__main__:main",
+    "butter-inotifywait": "butter.inotify.__main__:program",
+    "butter-fatrace": "butter.fanotify.__main__:program",
 }
 ORIGINAL_BUTTER = (0, 13, 1)  # the last release of the original Butter on PyPI
 
