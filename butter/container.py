@@ -28,17 +28,20 @@ Signals (``forward_signals``, what the command line uses): while the
 container runs the caller blocks those signals and reads them from a
 :mod:`signalfd <butter.signalfd>`; each is written to a *control pipe*
 that init reads, and init sends it to the command, as ``docker run`` and
-``tini`` do.  The command gets each signal once: those that the terminal
-sends to the whole foreground process group (Ctrl-C, Ctrl-\\, window
-size changes; ``SI_KERNEL`` in the signal's record) already reached the
-command, which shares the caller's process group, so they are not sent
-again.  A second SIGINT or SIGTERM sent with ``kill`` escalates to SIGKILL
-(for a command that ignores the first); there is no timeout.  A signal
-sent with ``kill`` to the whole process group reaches the command both
-directly and through the caller.  The helper and init block these signals
-(only SIGKILL ends them); the command starts with the caller's signal mask
-and ignored signals, every other disposition back to default (SIGPIPE and
-SIGXFSZ too, which Python ignores, as :mod:`subprocess` does).
+``tini`` do.  The command gets each signal once: SIGINT, SIGQUIT and
+SIGWINCH sent by the kernel (``SI_KERNEL`` in the signal's record:
+``Ctrl-C``, ``Ctrl-\\`` and window size changes, which a terminal sends to
+its whole foreground process group) already reached the command, which
+shares the caller's process group, so they are not sent again (unless the
+command has not started yet).  A second SIGINT or SIGTERM sent with
+``kill`` escalates to SIGKILL (for a command that ignores the first);
+there is no timeout, and ``Ctrl-C`` never escalates (an interactive shell
+ignores it, as it should).  A signal sent with ``kill`` to the whole
+process group reaches the command both directly and through the caller.
+The helper and init block these signals (only SIGKILL ends them); the
+command starts with the caller's signal mask and ignored signals, every
+other disposition back to default (SIGPIPE and SIGXFSZ too, which Python
+ignores, as :mod:`subprocess` does).
 
 Cleanup on every exit path: when the control pipe's write end closes
 (the caller returned, raised, or was killed, even by SIGKILL), init exits,
@@ -149,6 +152,9 @@ _NOT_FORWARDED = frozenset(
 #: SIGURG, SIGPWR, the real-time signals, ... (every catchable signal but
 #: the fault, job-control, SIGCHLD and SIGPIPE ones).
 FORWARDED_SIGNALS = frozenset(int(s) for s in signal.valid_signals()) - _NOT_FORWARDED
+#: What a terminal sends to its whole foreground process group (keys, a
+#: new window size): when the kernel sent it, the command has it already.
+_TERMINAL_SIGNALS = frozenset((int(_S.SIGINT), int(_S.SIGQUIT), int(_S.SIGWINCH)))
 #: A second SIGINT/SIGTERM sent with kill(2) becomes SIGKILL.
 _ESCALATE = frozenset((int(_S.SIGINT), int(_S.SIGTERM)))
 #: The signals the command gets back at default unless ignored by the caller;
@@ -440,7 +446,7 @@ def _forward(sfd: int, ctrl_w: int, requests: int) -> int:
     message = bytearray()
     for info in str_to_events(data):
         sig = int(info.signal)
-        if info.code == SI_KERNEL:  # the terminal sent it to the whole group
+        if info.code == SI_KERNEL and sig in _TERMINAL_SIGNALS:
             message.append(sig | _FROM_TERMINAL)
             continue
         if sig in _ESCALATE:
