@@ -432,7 +432,7 @@ def _remove_stale_roots(tmp: str) -> None:
 def _remove_root(root: str) -> None:
     try:
         os.rmdir(root)
-    except FileNotFoundError:
+    except OSError:  # already removed; nothing else can be done
         pass
 
 
