@@ -38,7 +38,15 @@ def _mountinfo() -> str:
 
 
 def _leftovers() -> list[str]:
-    return [n for n in os.listdir(tempfile.gettempdir()) if n.startswith("butter-container-")]
+    """Folders left by a finished run (butter-container-PID-*, PID gone);
+    those of a container being set up elsewhere at this moment are not."""
+    found = []
+    for name in os.listdir(tempfile.gettempdir()):
+        if name.startswith("butter-container-"):
+            pid = name.split("-")[2]
+            if not (pid.isdigit() and os.path.exists(f"/proc/{pid}")):
+                found.append(name)
+    return sorted(found)
 
 
 @pytest.fixture(autouse=True)
@@ -565,9 +573,9 @@ def test_stale_roots_removed():
     with open("/proc/sys/kernel/pid_max") as f:
         dead = int(f.read())  # never a pid
     old = time.time() - 3600
-    stale = os.path.join(tmp, f"butter-container-{dead}-stale")
-    recent = os.path.join(tmp, f"butter-container-{dead}-recent")
-    full = os.path.join(tmp, f"butter-container-{dead}-full")
+    stale = os.path.join(tmp, f"butter-container-{dead}-stale{os.getpid()}")
+    recent = os.path.join(tmp, f"butter-container-{dead}-recent{os.getpid()}")
+    full = os.path.join(tmp, f"butter-container-{dead}-full{os.getpid()}")
     mine = os.path.join(tmp, f"butter-container-{os.getpid()}-mine")
     for path in (stale, recent, full, mine):
         os.mkdir(path)
