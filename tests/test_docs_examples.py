@@ -21,7 +21,9 @@ where fanotify is unavailable; ``skip -- reason`` does not run it at all.
 Each example runs in a fresh interpreter (``sys.executable -I``, deprecation
 warnings are errors), in a fresh temporary directory as cwd, and must exit
 with status 0 within the timeout.  Its file keeps the .rst's line numbers, so
-a traceback points into the page.  A literal block that looks like Python
+a traceback points into the page.  A function the example defines at top
+level but never uses (an ``async def main()`` nobody runs) fails it: that
+code would never be tested.  A literal block that looks like Python
 (``import``/``def`` lines) but does not parse fails too, as does a marker
 that belongs to no Python block.
 """
@@ -247,10 +249,25 @@ def run_example(ex: Example, tmp: Path, timeout: float = TIMEOUT) -> Tuple[int, 
     return proc.returncode, out.decode(errors="replace")
 
 
+def unused_functions(text: str) -> List[str]:
+    """The functions *text* defines at top level and never names again."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return []  # running it reports that
+    defs = (ast.FunctionDef, ast.AsyncFunctionDef)
+    defined = {node.name for node in tree.body if isinstance(node, defs)}
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    return sorted(defined - used)
+
+
 @pytest.mark.parametrize("ex", _params())
 def test_example_runs(ex: Example, tmp_path: Path) -> None:
     if ex.kind == "error":
         pytest.fail(f"{ex.id}: {ex.text}")
+    if ex.kind == "program" and unused_functions(ex.text):
+        names = ", ".join(unused_functions(ex.text))
+        pytest.fail(f"{ex.id}: defines {names} but never runs it (e.g. asyncio.run(main()))")
     status, out = run_example(ex, tmp_path)
     if status != 0:
         how = f"killed by {signal.Signals(-status).name}" if status < 0 else f"exit status {status}"
@@ -355,6 +372,12 @@ def test_runner(kind: str, text: str, ok: bool, tmp_path: Path) -> None:
     ex = Example("s.rst", 1, kind, text, 3)
     status, out = run_example(ex, tmp_path)
     assert (status == 0) == ok, out
+
+
+def test_unused_functions() -> None:
+    assert unused_functions("async def main():\n    pass\n") == ["main"]
+    assert unused_functions("import asyncio\nasync def main():\n    pass\nasyncio.run(main())") == []
+    assert unused_functions("def f():\n    g()\ndef g():\n    pass\nf()") == []
 
 
 def test_runner_bounded(tmp_path: Path) -> None:
