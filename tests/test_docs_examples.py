@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any, Iterator, List, Optional, Tuple
 
 import pytest
-
 from conftest import needs_fanotify
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +49,9 @@ DOCS = ROOT / "docs"
 TIMEOUT = 30.0
 MARKER_WORDS = frozenset({"namespaces", "fanotify", "skip"})
 
-_CODE_BLOCK = re.compile(r"(?P<indent> *)\.\.\s+(?:code-block|code|sourcecode)::\s*(?P<lang>\S*)\s*")
+_CODE_BLOCK = re.compile(
+    r"(?P<indent> *)\.\.\s+(?:code-block|code|sourcecode)::\s*(?P<lang>\S*)\s*"
+)
 _MARKER = re.compile(r" *\.\.\s+example:(?P<words>.*?)(?:--(?P<reason>.*))?")
 _OPTION = re.compile(r" *:[\w-]+:.*")
 _LOOKS_PYTHON = re.compile(r" *(import \w|from [\w.]+ import |def \w|async def |class \w+[(:])")
@@ -334,7 +335,12 @@ def test_scanner_rules() -> None:
         (4, "not python", (), "pip install butter"),
         (8, "not python", (), "$ make demo"),
         (12, "program", (), "import os\nprint(os.getpid())"),
-        (19, "program", ("namespaces",), 'from butter.system import sethostname\nsethostname("box")'),
+        (
+            19,
+            "program",
+            ("namespaces",),
+            'from butter.system import sethostname\nsethostname("box")',
+        ),
         (25, "program", (), "x = 1"),
         (31, "doctest", (), ">>> 1 + 1\n2"),
         (34, "doctest", (), '>>> print("x")\nx'),
@@ -376,7 +382,9 @@ def test_runner(kind: str, text: str, ok: bool, tmp_path: Path) -> None:
 
 def test_unused_functions() -> None:
     assert unused_functions("async def main():\n    pass\n") == ["main"]
-    assert unused_functions("import asyncio\nasync def main():\n    pass\nasyncio.run(main())") == []
+    assert (
+        unused_functions("import asyncio\nasync def main():\n    pass\nasyncio.run(main())") == []
+    )
     assert unused_functions("def f():\n    g()\ndef g():\n    pass\nf()") == []
 
 
