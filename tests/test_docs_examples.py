@@ -31,6 +31,7 @@ that belongs to no Python block.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import signal
@@ -218,6 +219,16 @@ _UNSHARE = ["unshare", "--mount", "--uts", "--ipc", "--net", "--pid", "--fork"]
 _UNSHARE += ["--mount-proc", "--kill-child", "--"]
 
 
+@functools.cache
+def _no_namespaces() -> str:
+    """Why namespaces examples cannot run here ("" if they can)."""
+    try:
+        proc = subprocess.run([*_UNSHARE, "true"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unshare(1) does not run: {exc}"
+    return f"unshare(1) fails here: {proc.stderr.strip()}" if proc.returncode else ""
+
+
 def _script(ex: Example) -> str:
     if ex.kind == "doctest":
         return _DOCTEST_RUNNER.format(text=ex.text, name=ex.file, line=ex.first - 1)
@@ -229,8 +240,8 @@ def run_example(ex: Example, tmp: Path, timeout: float = TIMEOUT) -> Tuple[int, 
     """Run *ex* as a program; return (exit status, output).  A negative
     status is a signal; an example still running after *timeout* seconds
     is killed, with its process group, and reported as a failure."""
-    (tmp / "cwd").mkdir()
-    (tmp / "script").mkdir()
+    for sub in ("cwd", "script", "tmp"):
+        (tmp / sub).mkdir()
     script = tmp / "script" / (Path(ex.file).name + ".py")
     script.write_text(_script(ex), encoding="utf-8")
     cmd = [sys.executable, "-I", "-W", "error::DeprecationWarning", str(script)]
@@ -239,6 +250,7 @@ def run_example(ex: Example, tmp: Path, timeout: float = TIMEOUT) -> Tuple[int, 
     proc = subprocess.Popen(
         cmd,
         cwd=tmp / "cwd",
+        env={**os.environ, "TMPDIR": str(tmp / "tmp")},  # tempfile's files go there too
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -269,6 +281,8 @@ def unused_functions(text: str) -> List[str]:
 def test_example_runs(ex: Example, tmp_path: Path) -> None:
     if ex.kind == "error":
         pytest.fail(f"{ex.id}: {ex.text}")
+    if "namespaces" in ex.words and _no_namespaces():
+        pytest.skip(_no_namespaces())
     if ex.kind == "program" and unused_functions(ex.text):
         names = ", ".join(unused_functions(ex.text))
         pytest.fail(f"{ex.id}: defines {names} but never runs it (e.g. asyncio.run(main()))")
@@ -442,6 +456,13 @@ def test_runner_bounded(tmp_path: Path) -> None:
     ex = Example("s.rst", 1, "program", "import os, time\nos.fork()\ntime.sleep(60)", 1)
     status, out = run_example(ex, tmp_path, timeout=1.0)
     assert status == -signal.SIGKILL and "still running" in out
+
+
+def test_runner_tmpdir(tmp_path: Path) -> None:
+    code = "import os, tempfile\nprint(os.getcwd())\nprint(tempfile.mkdtemp())"
+    status, out = run_example(Example("s.rst", 1, "program", code, 1), tmp_path)
+    cwd, made = out.split()
+    assert status == 0 and cwd == str(tmp_path / "cwd") and made.startswith(str(tmp_path / "tmp"))
 
 
 def test_runner_line_numbers(tmp_path: Path) -> None:
