@@ -196,6 +196,12 @@ class PidFd(EventLike[ProcessExit]):
         self._reap = reap
         self._exit: Optional[ProcessExit] = None
 
+    def _repr_info(self) -> str:
+        done = self._exit
+        if done is None:
+            return f"pid={self.pid}"
+        return f"pid={self.pid} exited code={done.code} status={done.status}"
+
     def send_signal(self, sig: int) -> None:
         """Send *sig* to the process (``ESRCH`` once it has exited)."""
         pidfd_send_signal(self.fileno(), sig)

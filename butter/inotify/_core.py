@@ -528,6 +528,12 @@ class Inotify(_InotifyBase[InotifyEvent]):
                 del gone[next(iter(gone))]
         return events
 
+    def _repr_info(self) -> str:
+        paths = list(self._paths.values())  # a copy: watch() may run meanwhile
+        shown = ", ".join(repr(p) for p in paths[:3])
+        more = ", ..." if len(paths) > 3 else ""
+        return f"watches={len(paths)} [{shown}{more}]" if paths else "watches=0"
+
 
 def watch(path: PathArg, events: int = IN_ALL_EVENTS) -> Iterator[InotifyEvent]:
     """Yield the events of one path, forever (or until its watch is gone:

@@ -217,6 +217,10 @@ class InotifyTree(_InotifyBase[PathEvent]):
         """The watched roots, as absolute paths."""
         return list(self._roots)
 
+    def _repr_info(self) -> str:
+        roots = list(self._roots)
+        return f"roots={roots!r} dirs={len(self._entries)}"
+
     # -- bookkeeping -------------------------------------------------------
     # Kept by the methods below, and true after every settle (the end of
     # every read batch):
