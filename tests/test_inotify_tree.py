@@ -835,6 +835,7 @@ def test_progress_raising_stops_the_scan(tmp_path):
         ({"exclude": 5}, TypeError, "exclude must be"),
         ({"exclude": [b".git"]}, TypeError, "exclude patterns must be str"),
         ({"exclude": b".git"}, TypeError, "exclude patterns must be str"),
+        ({"exclude": ["src/*.o"]}, ValueError, "patterns match entry names"),
         ({"progress": 5}, TypeError, "progress must be callable"),
     ],
 )

@@ -125,6 +125,11 @@ def _check_exclude(exclude: object) -> Optional[Callable[[str, str], bool]]:
     for pattern in patterns:
         if not isinstance(pattern, str):
             raise TypeError(f"exclude patterns must be str, not {type(pattern).__name__!r}")
+        if os.sep in pattern:
+            raise ValueError(
+                f"exclude pattern {pattern!r} has a {os.sep!r}: patterns match entry names "
+                "(pass a callable to test whole paths)"
+            )
     if not patterns:
         return None
     import fnmatch
@@ -229,9 +234,9 @@ class InotifyTree(_InotifyBase[PathEvent]):
     far: at the first directory, then at most every 0.1 s, and once at the
     end with the total.  It runs inside the scan (it must not use the tree);
     an exception it raises stops the scan and propagates (the constructor
-    then closes the tree, :meth:`watch` forgets the new root; during the
-    rescan of a read, the rest of the rescan is done by the next read that
-    gets events).
+    then closes the tree, :meth:`watch` forgets the new root; otherwise, as
+    for a root nested in another or the rescan of a read, the rest of the
+    scan is done by the next read that gets events).
     """
 
     def __init__(
@@ -284,11 +289,16 @@ class InotifyTree(_InotifyBase[PathEvent]):
     def watch(self, path: PathArg) -> None:
         """Add the directory *path* (and, if recursive, its subtree).  If
         the scan fails (or *progress* raises), the new root is forgotten
-        again before the exception propagates."""
+        again before the exception propagates (unless it is nested in
+        another root, or another in it: see *progress* in the class docs)."""
         root = _root_path(path)
         with self._lock:  # the bookkeeping is the readers' (EventLike's R1)
-            new = root not in self._roots and not any(
-                root.startswith(r.rstrip(os.sep) + os.sep) for r in self._roots
+            # Forgettable if the scan fails: shares nothing with another root.
+            new = not any(
+                r == root
+                or root.startswith(r.rstrip(os.sep) + os.sep)
+                or r.startswith(root.rstrip(os.sep) + os.sep)
+                for r in self._roots
             )
             try:
                 self._watch_root(root)
