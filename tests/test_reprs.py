@@ -349,3 +349,23 @@ def test_inotify_mask_names_of_real_events():
 def test_fanotify_mask_names():
     assert fan_mask_names(FAN_CLOSE_WRITE | FAN_ONDIR) == ["FAN_CLOSE_WRITE", "FAN_ONDIR"]
     assert fan_mask_names(0) == []
+
+
+def test_inotify_event_reprs_name_the_mask():
+    ns = {n: getattr(I, n) for n in I.__all__}
+    for ev in (
+        I.InotifyEvent(1, I.IN_CREATE | I.IN_ISDIR, 0, "x"),
+        I.InotifyEvent(-1, I.IN_Q_OVERFLOW, 0, ""),
+        I.InotifyEvent(2, I.IN_MODIFY | 1 << 12, 7, "f"),  # an unknown bit
+        I.InotifyEvent(3, 0, 0, ""),
+        I.PathEvent("/a", I.IN_MOVED_FROM | I.IN_MOVED_TO, "/b"),
+        I.PathEvent("/a", I.IN_DELETE, None),
+    ):
+        assert eval(repr(ev), ns) == ev  # evaluates back, mask included
+    assert repr(I.InotifyEvent(1, I.IN_CREATE | I.IN_ISDIR, 0, "x")) == (
+        "InotifyEvent(wd=1, mask=IN_CREATE|IN_ISDIR, cookie=0, filename='x')"
+    )
+    assert repr(I.PathEvent("/a", I.IN_MOVED_FROM | I.IN_MOVED_TO, "/b")) == (
+        "PathEvent(path='/a', mask=IN_MOVED_FROM|IN_MOVED_TO, src_path='/b')"
+    )
+    assert "mask='odd'" in repr(I.InotifyEvent(1, "odd", 0, ""))  # type: ignore[arg-type]
