@@ -369,3 +369,21 @@ def test_inotify_event_reprs_name_the_mask():
         "PathEvent(path='/a', mask=IN_MOVED_FROM|IN_MOVED_TO, src_path='/b')"
     )
     assert "mask='odd'" in repr(I.InotifyEvent(1, "odd", 0, ""))  # type: ignore[arg-type]
+
+
+def test_seccomp_filter_names_its_default_action():
+    S = pytest.importorskip("butter.seccomp")
+    for action, name in (
+        (S.ALLOW, "ALLOW"),
+        (S.KILL, "KILL"),
+        (S.KILL_PROCESS, "KILL_PROCESS"),
+        (S.TRAP, "TRAP"),
+        (S.LOG, "LOG"),
+        (S.NOTIFY, "NOTIFY"),
+        (S.ERRNO(13), "ERRNO(13)"),
+        (S.TRACE(7), "TRACE(7)"),
+    ):
+        assert repr(S.SyscallFilter(action)) == f"<SyscallFilter defaction={name}>"
+    f = S.SyscallFilter(S.ALLOW)
+    f.reset(S.ERRNO(1))
+    assert repr(f) == "<SyscallFilter defaction=ERRNO(1)>"
