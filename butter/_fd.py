@@ -240,11 +240,24 @@ class FdOwner(Resource):
         self.fileno()  # ValueError if closed, as for files
         return self
 
+    def _repr_info(self) -> str:
+        """What ``repr()`` shows after ``fd=N`` (``""``: nothing).  Families
+        extend it with what matters about the object, from its own state
+        only: no syscall, nothing that can fail or block."""
+        return ""
+
     def __repr__(self) -> str:
+        """``<Name fd=N info>`` while open, ``<Name closed>`` after; never
+        raises (a half-built object, as ``__del__`` may see, shows no info)."""
         name = type(self).__name__
-        if self._fd < 0:
+        fd = self._fd
+        if fd < 0:
             return f"<{name} closed>"
-        return f"<{name} fd={self._fd}>"
+        try:
+            info = self._repr_info()
+        except Exception:  # e.g. an attribute __init__ did not set yet
+            info = ""
+        return f"<{name} fd={fd} {info}>" if info else f"<{name} fd={fd}>"
 
 
 class EventLike(FdOwner, _GenericBase[E]):

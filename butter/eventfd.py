@@ -120,6 +120,10 @@ class Eventfd(CounterFd):
 
     def __init__(self, initial_value: int = 0, flags: int = 0) -> None:
         super().__init__(eventfd(initial_value, flags))
+        self._semaphore = bool(flags & EFD_SEMAPHORE)  # (flags: checked by eventfd())
+
+    def _repr_info(self) -> str:
+        return "EFD_SEMAPHORE" if self._semaphore else ""
 
     def increment(self, value: int = 1) -> None:
         """Add *value* to the counter (wakes any reader)."""

@@ -153,6 +153,10 @@ class Memfd(FdOwner):
         self, name: Union[str, bytes] = "", flags: int = MFD_CLOEXEC | MFD_ALLOW_SEALING
     ) -> None:
         super().__init__(memfd_create(name, flags))
+        self._name = os.fsdecode(name)  # (checked by memfd_create())
+
+    def _repr_info(self) -> str:
+        return f"name={self._name!r}"
 
     def seal(self, flags: int) -> None:
         """Add the seals *flags* (``F_SEAL_*``); they cannot be removed."""

@@ -236,6 +236,12 @@ class PidFd(EventLike[ProcessExit]):
         self._exit: Optional[ProcessExit] = None
         self._owner_deadline = -1.0  # see _exit_from_owner()
 
+    def _repr_info(self) -> str:
+        done = self._exit
+        if done is None:
+            return f"pid={self.pid}"
+        return f"pid={self.pid} exited code={done.code} status={done.status}"
+
     def send_signal(self, sig: int) -> None:
         """Send *sig* to the process (``ESRCH`` once it has exited)."""
         pidfd_send_signal(self.fileno(), sig)

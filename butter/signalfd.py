@@ -191,6 +191,42 @@ else:
         getattr(Signal, _name).__doc__ = _doc
     del _name, _doc
 
+    def __repr__(self: Signal) -> str:
+        """``<Signal SIGCHLD code=CLD_EXITED pid=12 uid=0 status=3>``: the
+        fields that mean something for this signal and code (every field
+        stays readable by name and by index)."""
+        signo, code = self[0], self[2]
+        name = getattr(_KNOWN.get(signo), "name", None) or str(signo)
+        parts = [name]
+        if signo == _SIGCHLD and code in _CLD_NAMES:
+            parts.append(f"code={_CLD_NAMES[code]} pid={self[3]} uid={self[4]}")
+            status = self[10]
+            if code != CLD_EXITED:  # the signal that killed, stopped... it
+                status = getattr(_KNOWN.get(status), "name", None) or status
+            parts.append(f"status={status}")
+        else:
+            parts.append(f"code={_SI_NAMES.get(code, code)}")
+            if code in (SI_USER, SI_QUEUE, SI_TKILL):
+                parts.append(f"pid={self[3]} uid={self[4]}")
+            if code == SI_QUEUE:
+                parts.append(f"int={self[11]}")
+        if self[1]:
+            parts.append(f"errno={self[1]}")
+        return f"<Signal {' '.join(parts)}>"
+
+    Signal.__repr__ = __repr__
+    del __repr__
+
+_SIGCHLD = int(_signal_mod.SIGCHLD)
+_SI_NAMES = {
+    SI_USER: "SI_USER", SI_KERNEL: "SI_KERNEL", SI_QUEUE: "SI_QUEUE", SI_TIMER: "SI_TIMER",
+    SI_MESGQ: "SI_MESGQ", SI_ASYNCIO: "SI_ASYNCIO", SI_SIGIO: "SI_SIGIO", SI_TKILL: "SI_TKILL",
+}  # fmt: skip
+_CLD_NAMES = {
+    CLD_EXITED: "CLD_EXITED", CLD_KILLED: "CLD_KILLED", CLD_DUMPED: "CLD_DUMPED",
+    CLD_TRAPPED: "CLD_TRAPPED", CLD_STOPPED: "CLD_STOPPED", CLD_CONTINUED: "CLD_CONTINUED",
+}  # fmt: skip
+
 _SIZE = _SIGINFO.size
 _BUFSIZE = 16 * _SIZE  # records per read(2)
 _unpack = _SIGINFO.unpack
@@ -654,11 +690,9 @@ class Signalfd(EventLike[Signal]):
                 stacklevel=2,
             )
 
-    def __repr__(self) -> str:
-        if self._fd < 0:
-            return "<Signalfd closed>"
+    def _repr_info(self) -> str:
         names = [getattr(s, "name", str(s)) for s in sorted(self._signals)]
-        return f"<Signalfd fd={self._fd} signals={{{', '.join(names)}}}>"
+        return f"signals={{{', '.join(names)}}}"
 
 
 # -- compatibility with Butter 0.9/0.13.1 -------------------------------------

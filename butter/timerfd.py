@@ -73,6 +73,14 @@ CLOCK_REALTIME_ALARM: int = lib.CLOCK_REALTIME_ALARM
 #: ``CLOCK_BOOTTIME`` that wakes a suspended system (needs ``CAP_WAKE_ALARM``).
 CLOCK_BOOTTIME_ALARM: int = lib.CLOCK_BOOTTIME_ALARM
 
+_CLOCK_NAMES = {
+    CLOCK_REALTIME: "CLOCK_REALTIME",
+    CLOCK_MONOTONIC: "CLOCK_MONOTONIC",
+    CLOCK_BOOTTIME: "CLOCK_BOOTTIME",
+    CLOCK_REALTIME_ALARM: "CLOCK_REALTIME_ALARM",
+    CLOCK_BOOTTIME_ALARM: "CLOCK_BOOTTIME_ALARM",
+}
+
 #: timerfd(): close-on-exec (butter always sets it).
 TFD_CLOEXEC: int = lib.TFD_CLOEXEC
 #: timerfd(): reads fail with ``BlockingIOError`` instead of blocking.
@@ -453,6 +461,17 @@ class Timer(CounterFd):
     def get_current(self) -> TimerSpec:
         """The kernel's current setting (see :func:`timerfd_gettime`)."""
         return _gettime(self.fileno())
+
+    def _repr_info(self) -> str:
+        clock = _CLOCK_NAMES.get(self._clock, str(self._clock))
+        try:  # timerfd_gettime(2): never blocks; a stale fd just says EINVAL
+            cur = _gettime(self._fd)
+        except OSError:
+            return clock
+        if not cur._initial_ns:
+            return f"{clock} disarmed"
+        every = f" interval={cur.interval:g}" if cur._interval_ns else ""
+        return f"{clock} next={cur.initial:g}{every}"
 
 
 #: The original Butter's name for :class:`Timer`.

@@ -421,7 +421,7 @@ def test_resource_warning():
 # -- Inotify -----------------------------------------------------------------------
 def test_inotify_object(tmp_path):
     with Inotify() as i:
-        assert re.fullmatch(r"<Inotify fd=\d+>", repr(i))
+        assert re.fullmatch(r"<Inotify fd=\d+ watches=0>", repr(i))
         wd = i.watch(tmp_path)
         f = tmp_path / "f"
         f.write_text("x")

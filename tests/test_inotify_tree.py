@@ -551,3 +551,300 @@ def test_good_arguments(tmp_path, kwargs):
         (tmp_path / "x").mkdir()
         drain(t, quiet=0.05)
         assert t.paths() == {str(tmp_path / "x")}
+
+
+# -- exclude: the tree minus what is left out -----------------------------------
+EXCLUDE = [".git", "node_modules", "*.swp", "*~"]
+
+
+def walk_minus(root, excluded) -> set[str]:
+    """os.walk's view of *root* without the entries *excluded(path)* names,
+    nor anything below them."""
+    root = str(root)
+    out = set()
+    for d, dirs, files in os.walk(root):
+        dirs[:] = [n for n in dirs if not excluded(os.path.join(d, n))]
+        out.update(os.path.join(d, n) for n in dirs + files if not excluded(os.path.join(d, n)))
+    return out
+
+
+def by_pattern(path: str) -> bool:
+    import fnmatch
+
+    return any(fnmatch.fnmatchcase(os.path.basename(path), p) for p in EXCLUDE)
+
+
+def test_exclude_patterns_scan_and_events(tmp_path):
+    (tmp_path / ".git" / "objects").mkdir(parents=True)
+    (tmp_path / "src" / "node_modules" / "pkg").mkdir(parents=True)
+    (tmp_path / "src" / "a.py").touch()
+    (tmp_path / "src" / ".a.py.swp").touch()
+    with InotifyTree(tmp_path, exclude=EXCLUDE) as t:
+        assert t.paths() == walk_minus(tmp_path, by_pattern) == {
+            str(tmp_path / "src"), str(tmp_path / "src" / "a.py")
+        }  # fmt: skip
+        assert len(t._dir_wd) == 2  # the root and src: nothing below .git, node_modules
+        (tmp_path / ".git" / "objects" / "x").touch()
+        (tmp_path / "src" / "node_modules" / "pkg" / "y").touch()
+        (tmp_path / "src" / "b.py~").touch()
+        (tmp_path / "src" / ".git").mkdir()
+        (tmp_path / "src" / ".git" / "z").touch()
+        (tmp_path / "src" / "c.py").write_text("x")
+        events = drain(t)
+        assert {e.path for e in events} == {str(tmp_path / "src" / "c.py")}
+        assert t.paths() == walk_minus(tmp_path, by_pattern)
+        assert len(t._dir_wd) == 2
+
+
+def test_exclude_single_pattern_and_callable_kinds(tmp_path):
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "skip").mkdir()
+    with InotifyTree(tmp_path, exclude="skip") as t:
+        assert t.paths() == {str(tmp_path / "keep")}
+    with InotifyTree(tmp_path, exclude=(p for p in ["sk*"])) as t:  # any iterable
+        assert t.paths() == {str(tmp_path / "keep")}
+    with InotifyTree(tmp_path, exclude=[]) as t:  # nothing excluded
+        assert t.paths() == walk_paths(tmp_path)
+    seen = []
+
+    def excluded(path: str) -> bool:
+        seen.append(path)
+        return path.endswith("keep")
+
+    with InotifyTree(tmp_path, exclude=excluded) as t:
+        assert t.paths() == {str(tmp_path / "skip")}
+    assert set(seen) == {str(tmp_path / "keep"), str(tmp_path / "skip")}  # full paths
+
+
+def test_exclude_renames_in_and_out(tmp_path):
+    """A rename to an excluded name is a move out, from one a move in: the
+    events, replayed, give paths(), which is the tree minus the excluded."""
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "sub" / "f").touch()
+    (tmp_path / "file").touch()
+    with InotifyTree(tmp_path, exclude=EXCLUDE) as t:
+        start = t.paths()
+        os.rename(tmp_path / "d", tmp_path / "node_modules")  # dir: out
+        os.rename(tmp_path / "file", tmp_path / "file.swp")  # file: out
+        events = drain(t)
+        assert [(e.path, e.mask, e.src_path) for e in events if e.mask & RENAME] == [
+            (str(tmp_path / "d"), IN_MOVED_FROM | IN_ISDIR, None),
+            (str(tmp_path / "file"), IN_MOVED_FROM, None),
+        ]
+        assert t.paths() == walk_minus(tmp_path, by_pattern) == set()
+        (tmp_path / "node_modules" / "sub" / "g").touch()  # no longer watched
+        assert drain(t) == []
+        os.rename(tmp_path / "node_modules", tmp_path / "e")  # dir: in
+        os.rename(tmp_path / "file.swp", tmp_path / "file2")  # file: in
+        more = drain(t)
+        assert [(e.path, e.mask, e.src_path) for e in more if e.mask & RENAME] == [
+            (str(tmp_path / "e"), IN_MOVED_TO | IN_ISDIR, None),
+            (str(tmp_path / "file2"), IN_MOVED_TO, None),
+        ]
+        assert t.paths() == walk_minus(tmp_path, by_pattern)
+        assert str(tmp_path / "e" / "sub" / "g") in t.paths()  # listed when moved in
+        (tmp_path / "e" / "sub" / "h").touch()  # and watched again
+        os.rename(tmp_path / "file2", tmp_path / "e" / "file3")  # included both ends
+        last = drain(t)
+        assert [e.path for e in last if e.create_event] == [str(tmp_path / "e/sub/h")]
+        assert [(e.path, e.src_path) for e in last if e.rename_event] == [
+            (str(tmp_path / "e/file3"), str(tmp_path / "file2"))
+        ]
+        assert t.paths() == walk_minus(tmp_path, by_pattern)
+        view, _, problems = replay(start, events + more + last)
+        assert problems == []
+        assert view <= t.paths()  # what a moved-in directory holds came without events
+
+
+def test_exclude_callable_decides_anew_after_a_rename(tmp_path):
+    """A test of whole paths may change its answer when a parent is renamed:
+    the subtree is listed again and the differences reported."""
+    hidden = str(tmp_path / "a" / "b")
+
+    def excluded(path: str) -> bool:
+        return path == hidden
+
+    (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "c" / "f").touch()
+    (tmp_path / "a" / "g").touch()
+    with InotifyTree(tmp_path, exclude=excluded) as t:
+        start = t.paths()
+        assert start == walk_minus(tmp_path, excluded) == {
+            str(tmp_path / "a"), str(tmp_path / "a" / "g")
+        }  # fmt: skip
+        os.rename(tmp_path / "a", tmp_path / "x")  # x/b is not excluded
+        events = drain(t)
+        assert t.paths() == walk_minus(tmp_path, excluded) == walk_paths(tmp_path)
+        assert {e.path for e in events if e.create_event} == {
+            str(tmp_path / "x/b"), str(tmp_path / "x/b/c"), str(tmp_path / "x/b/c/f")
+        }  # fmt: skip
+        (tmp_path / "x" / "b" / "c" / "new").touch()  # watched now
+        os.rename(tmp_path / "x", tmp_path / "a")  # a/b excluded again
+        more = drain(t)
+        created = [e.path for e in more if e.create_event]
+        assert created == [str(tmp_path / "x/b/c/new")]
+        assert {e.path for e in more if e.delete_event} == {str(tmp_path / "a/b")}
+        assert t.paths() == walk_minus(tmp_path, excluded)
+        view, _, problems = replay(start, events + more)
+        assert problems == []
+        assert view == t.paths()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_exclude_truth_after_random_burst(tmp_path, seed):
+    """Random creates/renames/deletes where renamed directories (r*) and
+    some files (*7) are excluded: paths() is the tree minus them."""
+    rng = random.Random(seed)
+    root = tmp_path / "root"
+    root.mkdir()
+    patterns = ["r*", "*7"]
+
+    def excluded(path: str) -> bool:
+        import fnmatch
+
+        return any(fnmatch.fnmatchcase(os.path.basename(path), p) for p in patterns)
+
+    before = open_fds()
+    with InotifyTree(root, exclude=patterns) as t:
+        _burst(str(root), rng, 400)
+        drain(t, quiet=0.3)
+        assert t.paths() == walk_minus(root, excluded)
+        for _ in range(4):
+            _burst(str(root), rng, 100)
+            t.read_events()
+        drain(t, quiet=0.3)
+        assert t.paths() == walk_minus(root, excluded)
+        assert set(t._dir_wd) == {str(root)} | {
+            p for p in t.paths() if os.path.isdir(p) and not os.path.islink(p)
+        }  # every directory kept is watched, nothing excluded is
+    assert open_fds() == before
+
+
+def test_exclude_overflow_rescan(tmp_path):
+    with raised_queue(32):
+        t = InotifyTree(tmp_path, exclude=EXCLUDE)
+    with t:
+        for k in range(20):
+            (tmp_path / f"d{k}").mkdir()
+            (tmp_path / f"d{k}" / "f").touch()
+            (tmp_path / f"d{k}" / "f.swp").touch()
+            (tmp_path / f"d{k}" / ".git").mkdir()
+        events = drain(t)
+        assert any(e.overflow_event for e in events)
+        assert t.paths() == walk_minus(tmp_path, by_pattern)
+        assert not any(by_pattern(e.path) for e in events)
+
+
+# -- progress: the whole-tree listings, reported ---------------------------------
+def make_dirs(root, n: int) -> None:
+    for k in range(n):
+        (root / f"p{k % 10}" / f"q{k}").mkdir(parents=True, exist_ok=True)
+
+
+def test_progress_initial_scan_and_watch(tmp_path):
+    make_dirs(tmp_path / "one", 60)
+    make_dirs(tmp_path / "two", 30)
+    calls: list[int] = []
+    with InotifyTree(tmp_path / "one", progress=calls.append) as t:
+        total = 1 + 10 + 60
+        assert calls[0] >= 1 and calls[-1] == total == len(t._dir_wd)
+        assert calls == sorted(calls)
+        assert len(calls) <= 3  # throttled: the first, maybe one more, the total
+        calls.clear()
+        t.watch(tmp_path / "two")
+        assert calls[-1] == total + 1 + 10 + 30
+        calls.clear()
+        (tmp_path / "one" / "new").mkdir()  # an ordinary settle: no progress
+        drain(t, quiet=0.1)
+        assert calls == []
+
+
+def test_progress_throttled(tmp_path):
+    make_dirs(tmp_path, 40)
+    stamps: list[float] = []
+    import time
+
+    def slow(n: int) -> None:
+        stamps.append(time.monotonic())
+        time.sleep(0.004)  # 51 directories: ~0.2 s if called for each one
+
+    with InotifyTree(tmp_path, progress=slow):
+        pass
+    gaps = [b - a for a, b in zip(stamps[:-2], stamps[1:-1])]  # the last is the total
+    assert all(g >= 0.099 for g in gaps)
+    assert len(stamps) < 10
+
+
+def test_progress_on_overflow_rescan(tmp_path):
+    calls: list[int] = []
+    with raised_queue(32):
+        t = InotifyTree(tmp_path, progress=calls.append)
+    with t:
+        assert calls == [1]  # an empty root
+        calls.clear()
+        for k in range(20):
+            (tmp_path / f"d{k}").mkdir()
+            (tmp_path / f"d{k}" / "f").touch()
+        drain(t)
+        assert calls and calls[-1] == 21 == len(t._dir_wd)
+
+
+def test_progress_raising_stops_the_scan(tmp_path):
+    make_dirs(tmp_path / "one", 20)
+    make_dirs(tmp_path / "two", 20)
+
+    class Stop(Exception):
+        pass
+
+    def stop(n: int) -> None:
+        raise Stop
+
+    before = open_fds()
+    with pytest.raises(Stop):
+        InotifyTree(tmp_path / "one", progress=stop)
+    assert open_fds() == before  # the constructor closed the tree
+
+    armed: list[bool] = []
+
+    def once(n: int) -> None:
+        if armed and armed.pop():
+            raise Stop
+
+    with InotifyTree(tmp_path / "one", progress=once) as t:
+        armed.append(True)
+        with pytest.raises(Stop):
+            t.watch(tmp_path / "two")  # stops at its first directory
+        assert not armed
+        # As if watch() had not been called: only the first root, watched.
+        assert t.roots == [str(tmp_path / "one")]
+        assert t.paths() == walk_paths(tmp_path / "one")
+        assert len(t._dir_wd) == 1 + 10 + 20
+        (tmp_path / "two" / "p1" / "late").touch()
+        (tmp_path / "one" / "p1" / "new").touch()
+        assert {e.path for e in drain(t, quiet=0.1)} == {str(tmp_path / "one/p1/new")}
+        t.watch(tmp_path / "two")  # again, to the end
+        assert t.paths() == walk_paths(tmp_path / "one") | walk_paths(tmp_path / "two")
+        assert len(t._dir_wd) == 2 * (1 + 10 + 20)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"exclude": 5}, TypeError, "exclude must be"),
+        ({"exclude": [b".git"]}, TypeError, "exclude patterns must be str"),
+        ({"exclude": b".git"}, TypeError, "exclude patterns must be str"),
+        ({"exclude": ["src/*.o"]}, ValueError, "patterns match entry names"),
+        ({"progress": 5}, TypeError, "progress must be callable"),
+    ],
+)
+def test_bad_exclude_and_progress_before_any_fd(tmp_path, kwargs, error, match, no_fd):
+    with pytest.raises(error, match=match):
+        InotifyTree(tmp_path, **kwargs)
+
+
+def test_tree_repr(tmp_path):
+    (tmp_path / "a").mkdir()
+    t = InotifyTree(tmp_path)
+    assert repr(t) == f"<InotifyTree fd={t.fileno()} roots=[{str(tmp_path)!r}] dirs=2>"
+    t.close()
+    assert repr(t) == "<InotifyTree closed>"

@@ -56,7 +56,7 @@ def test_memfd_object_file_ops():
         assert m.read() == b"hell"
         with open(f"/proc/self/fd/{m.fileno()}", "rb") as f:  # reopen by path
             assert f.read() == b"hell"
-        assert repr(m) == f"<Memfd fd={m.fileno()}>"
+        assert repr(m) == f"<Memfd fd={m.fileno()} name='data'>"
     assert m.closed
     assert repr(m) == "<Memfd closed>"
     with pytest.raises(ValueError, match="closed"):

@@ -295,7 +295,7 @@ def test_waitid_pidfd():
 def test_fd_owning_interface():
     pf = P.PidFd(os.getpid())
     assert pf.pid == os.getpid()
-    assert repr(pf) == f"<PidFd fd={pf.fileno()}>"
+    assert repr(pf) == f"<PidFd fd={pf.fileno()} pid={os.getpid()}>"
     assert fcntl.fcntl(pf.fileno(), fcntl.F_GETFD) & fcntl.FD_CLOEXEC
     assert pf.wait(0) is None
     pf.close()

@@ -1007,3 +1007,90 @@ def test_copy_to_tcp_last_bytes_not_held_back_any_pipe_size(pipe_size):
 
     p = max(pipe_size or S.DEFAULT_PIPE_SIZE, PAGE)
     run_bounded(case, [(n, off) for n in (1, p // 2 + 1, p + 1, 3 * p + 7) for off in (0, 1)])
+
+
+# -- progress: one call per chunk -------------------------------------------------
+@pytest.mark.parametrize("pipe_size", [PAGE, 65536, None])
+def test_copy_progress_file_to_file(pipe_size):
+    data = _payload(3 << 20)
+    calls: list[int] = []
+    with _file_with(data) as f, tempfile.TemporaryFile(dir="/dev/shm") as out:
+        n = S.splice_copy(f, out, pipe_size=pipe_size, progress=calls.append)
+        assert n == len(data) == calls[-1]
+        assert os.pread(out.fileno(), n + 1, 0) == data
+    assert calls == sorted(set(calls))  # grows at each call, never repeats
+    chunk = (pipe_size or 1 << 20) // 2  # the private pipe, read half a pipe ahead
+    assert len(calls) >= len(data) // (2 * chunk + PAGE)  # every chunk or so
+    assert len(calls) <= len(data) // (chunk // 2) + 2  # but not per page
+
+
+def test_copy_progress_socket_and_pipe():
+    """Through the private pipe (a socket) and straight across (a pipe)."""
+    data = _payload(1 << 20)
+    a, b = socket.socketpair()
+    got: list[bytes] = []
+    calls: list[int] = []
+    with a, b, _file_with(data) as f:
+        t = _socket_sink(b, got)
+        assert S.splice_copy(f, a, pipe_size=65536, progress=calls.append) == len(data)
+        a.shutdown(socket.SHUT_WR)
+        t.join()
+    assert b"".join(got) == data
+    assert calls[-1] == len(data) and len(calls) >= len(data) // 65536
+    assert calls == sorted(set(calls))
+    r, w = os.pipe2(os.O_CLOEXEC)
+    into: list[bytes] = []
+    calls.clear()
+    drain = threading.Thread(target=_drain, args=(r, into))
+    drain.start()
+    with _file_with(data) as f:
+        try:
+            assert S.splice_copy(f, w, progress=calls.append) == len(data)
+        finally:
+            os.close(w)
+            drain.join()
+            os.close(r)
+    assert b"".join(into) == data
+    assert calls[-1] == len(data) and len(calls) >= 2
+
+
+def test_copy_progress_empty_and_errors():
+    calls: list[int] = []
+    with _file_with(b"") as f, tempfile.TemporaryFile(dir="/dev/shm") as out:
+        assert S.splice_copy(f, out, progress=calls.append) == 0
+    assert calls == []  # nothing moved: nothing to report
+    before = open_fds()
+    with _file_with(b"x") as f, tempfile.TemporaryFile(dir="/dev/shm") as out:
+        with pytest.raises(TypeError, match="progress must be callable"):
+            S.splice_copy(f, out, progress=3)  # type: ignore[arg-type]
+
+        class Stop(Exception):
+            pass
+
+        def stop(n: int) -> None:
+            raise Stop
+
+        with _file_with(_payload(1 << 20)) as big, pytest.raises(Stop):
+            S.splice_copy(big, out, pipe_size=65536, progress=stop)
+        assert 0 < os.fstat(out.fileno()).st_size < 1 << 20  # stopped early
+    assert open_fds() == before  # the private pipe closed
+
+
+def test_copy_progress_costs_little():
+    """A call per chunk: the copy's time stays about the same."""
+    data = _payload(64 << 20)
+    calls: list[int] = []
+
+    def best(**kw: Any) -> float:
+        times = []
+        for _ in range(3):
+            with _file_with(data) as f, tempfile.TemporaryFile(dir="/dev/shm") as out:
+                t0 = time.perf_counter()
+                S.splice_copy(f, out, **kw)
+                times.append(time.perf_counter() - t0)
+        return min(times)
+
+    plain = best()
+    tracked = best(progress=calls.append)
+    assert calls[-1] == len(data)
+    assert tracked < plain * 1.5 + 0.02  # loose: the CPU is shared

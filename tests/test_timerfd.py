@@ -531,7 +531,7 @@ def test_timer_signal_handler_exception_interrupts_read():
 def test_timer_closed():
     timer = Timer()
     fd = timer.fileno()
-    assert repr(timer) == f"<Timer fd={fd}>"
+    assert repr(timer) == f"<Timer fd={fd} CLOCK_MONOTONIC disarmed>"
     timer.close()
     timer.close()
     assert timer.closed

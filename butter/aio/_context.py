@@ -155,10 +155,8 @@ class Context(EventLike[Request]):
         self._stale = 0
         super().close()
 
-    def __repr__(self) -> str:
-        if self._fd < 0:
-            return "<Context closed>"
-        return f"<Context fd={self._fd} maxevents={self._maxevents} pending={len(self._pending)}>"
+    def _repr_info(self) -> str:
+        return f"maxevents={self._maxevents} pending={len(self._pending)}"
 
     # -- requests ------------------------------------------------------------------
     def batch(self) -> _Batch:

@@ -332,10 +332,17 @@ class AsyncEventQueue(ReleasedOnGC, Generic[E]):
         self._release()
 
     def __repr__(self) -> str:
+        """``<Name_async fd=N source-info qsize=Q maxsize=M>``: the source's
+        own details (see ``FdOwner._repr_info``), then the queue's."""
         name = type(self).__name__
         if self._closed:
             return f"<{name} closed>"
-        return f"<{name} fd={self._fd} qsize={len(self._items)} maxsize={self._maxsize}>"
+        try:
+            info = self._source._repr_info()
+        except Exception:  # a source closed under us, a half-built one...
+            info = ""
+        info = f" {info}" if info else ""
+        return f"<{name} fd={self._fd}{info} qsize={len(self._items)} maxsize={self._maxsize}>"
 
     # -- aliases and protocols -------------------------------------------------
     def __aiter__(self) -> Self:

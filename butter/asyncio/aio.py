@@ -188,11 +188,6 @@ class Context_async(AsyncEventQueue[Request]):
         result: int = await self._run(self._context.prepare("poll", fd, events))
         return result
 
-    def __repr__(self) -> str:
-        if self._closed:
-            return "<Context_async closed>"
-        return f"<Context_async fd={self._fd} pending={self._context.pending}>"
-
 
 def _drop_consumed(ref: weakref.ReferenceType[Context_async]) -> Callable[[Request], None]:
     """The *on_consumed* hook given to :meth:`Context.lend`: a lent request

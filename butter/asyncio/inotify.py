@@ -10,13 +10,14 @@ like any event) rather than butter dropping anything.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set
 
 from ..inotify import IN_ALL_EVENTS, Inotify, InotifyEvent, InotifyTree, PathEvent
 from ._queue import GetEventAliases
 
 if TYPE_CHECKING:
     from .._args import PathArg
+    from ..inotify._tree import ExcludeArg
 
 __all__ = ["InotifyTree_async", "Inotify_async"]
 
@@ -68,8 +69,13 @@ class InotifyTree_async(GetEventAliases[PathEvent]):
         events: int = IN_ALL_EVENTS,
         recursive: bool = True,
         maxsize: int = 0,
+        *,
+        exclude: Optional[ExcludeArg] = None,
+        progress: Optional[Callable[[int], object]] = None,
     ) -> None:
-        super().__init__(InotifyTree(path, events, recursive), maxsize)
+        super().__init__(
+            InotifyTree(path, events, recursive, exclude=exclude, progress=progress), maxsize
+        )
 
     def watch(self, path: PathArg) -> None:
         """Add another root (see :meth:`~butter.inotify.InotifyTree.watch`)."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-from typing import Optional
+from typing import Callable, Optional
 
 from .._args import FdArg
-from ..splice import SPLICE_F_MOVE, SPLICE_F_NONBLOCK, _Pump
+from ..splice import SPLICE_F_MOVE, SPLICE_F_NONBLOCK, _check_progress, _Pump
 
 __all__ = ["splice_copy_async"]
 
@@ -48,6 +48,7 @@ async def splice_copy_async(
     src_offset: Optional[int] = None,
     dst_offset: Optional[int] = None,
     pipe_size: Optional[int] = None,
+    progress: Optional[Callable[[int], object]] = None,
 ) -> int:
     """Copy *src* to *dst* with splice(2) until end of file (or *count*
     bytes) without blocking the event loop; return the bytes copied.
@@ -58,8 +59,10 @@ async def splice_copy_async(
     ``SPLICE_F_NONBLOCK``.  As with ``loop.sendfile``, reading a regular file
     may still wait for the disk (page cache misses).  Every 16 MiB the
     coroutine yields to the loop even when nothing would block.  If it is
-    cancelled, the bytes in flight are lost.
+    cancelled, the bytes in flight are lost.  *progress* is called after
+    each chunk as for :func:`~butter.splice.splice_copy`.
     """
+    _check_progress(progress)
     loop = asyncio.get_running_loop()
     pump = _Pump(
         src,
@@ -78,8 +81,19 @@ async def splice_copy_async(
         # Every splice is non-blocking here.  After EAGAIN the pump names
         # what to wait for; it never waits on src while its pipe holds
         # undelivered bytes (see butter.splice._Pump).
+        if progress is not None:
+            pump.per_chunk()
+        reported = yielded = 0
         while True:
             r = pump.step()
+            if progress is not None:
+                done = pump.done
+                if done != reported:
+                    reported = done
+                    progress(done)
+                if r > 0 and done - yielded < _BUDGET:
+                    continue  # a chunk, not yet the budget: on, as without progress
+                yielded = done
             if r == 0:
                 return pump.done
             waits = pump.waits() if r < 0 else []

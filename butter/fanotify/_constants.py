@@ -242,6 +242,39 @@ def mask_names(mask: int) -> List[str]:
     return names
 
 
+# The single-bit init flags, for init_flag_names (the class is a 2-bit field).
+_INIT_BITS = [
+    (globals()[name], name)
+    for name in (
+        "FAN_CLOEXEC", "FAN_NONBLOCK", "FAN_UNLIMITED_QUEUE", "FAN_UNLIMITED_MARKS",
+        "FAN_ENABLE_AUDIT", "FAN_REPORT_PIDFD", "FAN_REPORT_TID", "FAN_REPORT_FID",
+        "FAN_REPORT_DIR_FID", "FAN_REPORT_NAME", "FAN_REPORT_TARGET_FID",
+        "FAN_REPORT_FD_ERROR", "FAN_REPORT_MNT",
+    )
+]  # fmt: skip
+_CLASSES = {
+    FAN_CLASS_NOTIF: "FAN_CLASS_NOTIF",
+    FAN_CLASS_CONTENT: "FAN_CLASS_CONTENT",
+    FAN_CLASS_PRE_CONTENT: "FAN_CLASS_PRE_CONTENT",
+}
+
+
+def init_flag_names(flags: int) -> str:
+    """*flags* of :func:`fanotify_init` as ``FAN_CLASS_...|FAN_REPORT_FID...``
+    (the class first, even ``FAN_CLASS_NOTIF``, which is 0; unknown bits
+    as hex): for display."""
+    cls = flags & FAN_ALL_CLASS_BITS
+    names = [_CLASSES.get(cls, hex(cls))]
+    rest = flags & ~FAN_ALL_CLASS_BITS
+    for value, name in _INIT_BITS:
+        if rest & value:
+            names.append(name)
+            rest &= ~value
+    if rest:
+        names.append(hex(rest))
+    return "|".join(names)
+
+
 # fatrace's letters, in fatrace's order, with the bits each one stands for.
 _LETTERS = (
     ("R", FAN_ACCESS),

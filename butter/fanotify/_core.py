@@ -31,6 +31,7 @@ from ._constants import (
     FAN_REPORT_NAME,
     FAN_REPORT_PIDFD,
     FAN_REPORT_TARGET_FID,
+    init_flag_names,
 )
 from ._records import (
     FanotifyEvent,
@@ -266,10 +267,8 @@ class Fanotify(EventLike[FanotifyEvent], FanotifyCompat):
         """Refuse the operation of permission *event*: it fails with ``EPERM``."""
         self.respond(event, FAN_DENY)
 
-    def __repr__(self) -> str:
-        if self._fd < 0:
-            return "<Fanotify closed>"
-        return f"<Fanotify fd={self._fd} flags={self._flags:#x}>"
+    def _repr_info(self) -> str:
+        return f"flags={init_flag_names(self._flags)}"
 
 
 def _mark_flags(flags: int) -> int:

@@ -40,6 +40,7 @@ from ._tree import InotifyTree
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # for type checkers: the path argument type, from its one home
     from .._args import PathArg as PathArg
+    from ._tree import ExcludeArg as ExcludeArg
 
 __all__ = [
     "Inotify", "InotifyEvent", "InotifyTree", "PathEvent", "inotify_add_watch",

@@ -10,7 +10,7 @@ from .._lowlevel import lib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, Union
+    from typing import Dict, List, Union
 
 __all__ = [
     "IN_ACCESS",
@@ -41,6 +41,7 @@ __all__ = [
     "IN_Q_OVERFLOW",
     "IN_UNMOUNT",
     "event_name",
+    "mask_names",
 ]
 
 IN_ACCESS: int = lib.IN_ACCESS  # file was read
@@ -87,3 +88,38 @@ for _name in __all__:
         event_name[_name] = globals()[_name]
         event_name[globals()[_name]] = _name
 del _name
+
+
+# The single bits, in bit order, for mask_names (IN_CLOSE, IN_MOVE and
+# IN_ALL_EVENTS are unions of them).
+_BITS = sorted(
+    (value, name)
+    for name, value in event_name.items()
+    if isinstance(name, str) and isinstance(value, int) and value & (value - 1) == 0
+)
+
+
+def mask_names(mask: int) -> List[str]:
+    """The ``IN_*`` names of the bits set in *mask* (an event's or a
+    watch's), in bit order; unknown bits come last, as one hex string.
+
+    Unions are not named: ``mask_names(IN_CLOSE)`` is
+    ``["IN_CLOSE_WRITE", "IN_CLOSE_NOWRITE"]``, and
+    ``mask_names(IN_MOVED_TO | IN_ISDIR)`` is ``["IN_MOVED_TO", "IN_ISDIR"]``
+    (inotifywait prints ``MOVED_TO,ISDIR``).  Plain ints in, plain strings
+    out: events keep their ``int`` masks, so reading events costs nothing
+    extra.
+    """
+    from .._args import check_int  # lazily: this module imports only lib
+
+    mask = check_int("mask", mask)
+    if mask < 0:
+        raise ValueError(f"mask must be >= 0, not {mask}")
+    names = []
+    for value, name in _BITS:
+        if mask & value:
+            names.append(name)
+            mask &= ~value
+    if mask:
+        names.append(hex(mask))
+    return names

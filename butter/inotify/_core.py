@@ -40,6 +40,7 @@ from ._constants import (
     IN_OPEN,
     IN_Q_OVERFLOW,
     IN_UNMOUNT,
+    mask_names,
 )
 
 TYPE_CHECKING = False
@@ -118,6 +119,14 @@ class InotifyEvent(_InotifyEventFields, _EventFlags):
 
     __slots__ = ()
 
+    def __repr__(self) -> str:
+        """The mask by name (``mask=IN_CREATE|IN_ISDIR``, which evaluates to
+        the int with ``from butter.inotify import *``)."""
+        return (
+            f"InotifyEvent(wd={self[0]!r}, mask={_mask_repr(self[1])}, cookie={self[2]!r}, "
+            f"filename={self[3]!r})"
+        )
+
 
 class PathEvent(_PathEventFields, _EventFlags):
     """An event with full paths: ``(path, mask, src_path)``.
@@ -129,11 +138,21 @@ class PathEvent(_PathEventFields, _EventFlags):
 
     __slots__ = ()
 
+    def __repr__(self) -> str:
+        """The mask by name, as for :class:`InotifyEvent`."""
+        return f"PathEvent(path={self[0]!r}, mask={_mask_repr(self[1])}, src_path={self[2]!r})"
+
     @property
     def rename_event(self) -> bool:
         """A whole rename: *src_path* moved to *path*."""
         mask: int = self[1]
         return mask & IN_MOVE == IN_MOVE
+
+
+def _mask_repr(mask: object) -> str:
+    if type(mask) is not int or mask < 0:
+        return repr(mask)  # a tuple built by hand may hold anything
+    return "|".join(mask_names(mask)) or "0"
 
 
 _tuple_new = tuple.__new__
@@ -527,6 +546,12 @@ class Inotify(_InotifyBase[InotifyEvent]):
             while len(gone) > 4096:
                 del gone[next(iter(gone))]
         return events
+
+    def _repr_info(self) -> str:
+        paths = list(self._paths.values())  # a copy: watch() may run meanwhile
+        shown = ", ".join(repr(p) for p in paths[:3])
+        more = ", ..." if len(paths) > 3 else ""
+        return f"watches={len(paths)} [{shown}{more}]" if paths else "watches=0"
 
 
 def watch(path: PathArg, events: int = IN_ALL_EVENTS) -> Iterator[InotifyEvent]:

@@ -31,6 +31,7 @@ import math
 import numbers
 import os
 import select
+import time
 
 from .._args import RANGES, PathArg, path_bytes, to_flags
 from ._constants import (
@@ -63,7 +64,10 @@ from ._core import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Set, Tuple
+    from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
+
+    #: *exclude*: glob patterns matched against names, or a test of full paths.
+    ExcludeArg = Union[str, Iterable[str], Callable[[str], object]]
 
 __all__ = ["InotifyTree"]
 
@@ -97,6 +101,53 @@ def _check_move_wait(move_wait: object) -> int:
     if ms > _INT_MAX:
         raise OverflowError("move_wait is too large (poll(2) takes milliseconds in a C int)")
     return ms
+
+
+def _check_exclude(exclude: object) -> Optional[Callable[[str, str], bool]]:
+    """*exclude* as a test of (directory, name): True to leave the entry out."""
+    if exclude is None:
+        return None
+    if callable(exclude):
+        func = exclude
+
+        def by_path(parent: str, name: str) -> bool:
+            return bool(func(os.path.join(parent, name)))
+
+        return by_path
+    patterns = [exclude] if isinstance(exclude, str) else exclude
+    try:
+        patterns = list(patterns)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(
+            "exclude must be a glob pattern, an iterable of them or a callable, "
+            f"not {type(exclude).__name__!r}"
+        ) from None
+    for pattern in patterns:
+        if not isinstance(pattern, str):
+            raise TypeError(f"exclude patterns must be str, not {type(pattern).__name__!r}")
+        if os.sep in pattern:
+            raise ValueError(
+                f"exclude pattern {pattern!r} has a {os.sep!r}: patterns match entry names "
+                "(pass a callable to test whole paths)"
+            )
+    if not patterns:
+        return None
+    import fnmatch
+    import re
+
+    # One regex for all the patterns: one match call per name.
+    match = re.compile("|".join(fnmatch.translate(p) for p in patterns)).match
+
+    def by_name(parent: str, name: str) -> bool:
+        return match(name) is not None
+
+    return by_name
+
+
+def _check_progress(progress: object) -> Optional[Callable[[int], object]]:
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, not {type(progress).__name__!r}")
+    return progress
 
 
 def _root_path(path: PathArg) -> str:
@@ -151,11 +202,41 @@ class InotifyTree(_InotifyBase[PathEvent]):
     * A directory that cannot be watched (permission denied, or a second path
       of a directory already watched, as a bind mount makes) is listed by
       name but not descended.
+    * **Excluded entries** (*exclude*, below) are not there as far as the
+      watcher is concerned: an excluded directory is neither watched nor
+      listed (nor anything below it), no event names an excluded entry, and
+      :meth:`paths` leaves them out (it equals the real tree minus the
+      excluded entries and everything below them).  A rename from an
+      included name to an excluded one is reported as a move out of the tree
+      (``IN_MOVED_FROM`` alone), the reverse as a move in (``IN_MOVED_TO``
+      alone, a directory's contents then listed without events).  Roots are
+      never excluded.
     * **Threads** may share it: each read, the bookkeeping it feeds and the
       pairing of renames run under the read lock, as do :meth:`watch` and
       :meth:`paths`; each event reaches one reader.  ``close()`` from another
       thread wakes threads in ``wait()``/``read_event(s)()`` (``ValueError``)
       and ends iterations.
+
+    *exclude* leaves entries out (see above), like watchfiles' ignored
+    names or a ``.gitignore`` without slashes: either glob patterns (one
+    ``str`` or an iterable of them, :mod:`fnmatch` syntax, case-sensitive)
+    matched against each entry's **name** (``".git"``, ``"node_modules"``,
+    ``"*.swp"``, ``"*~"``), or a callable given each entry's full **path**
+    that returns true to exclude it.  The callable runs while events are
+    read (it must be quick, must not raise and must not use the tree); after
+    a directory is renamed its subtree is listed again, so that a callable
+    that looks at whole paths decides anew (differences are reported as
+    ``IN_CREATE``/``IN_DELETE``).
+
+    *progress*, if given, is called during the listing of whole trees (the
+    first scan of a root, in the constructor or :meth:`watch`, and the
+    rescan after an overflow) with the number of directories watched so
+    far: at the first directory, then at most every 0.1 s, and once at the
+    end with the total.  It runs inside the scan (it must not use the tree);
+    an exception it raises stops the scan and propagates (the constructor
+    then closes the tree, :meth:`watch` forgets the new root; otherwise, as
+    for a root nested in another or the rescan of a read, the rest of the
+    scan is done by the next read that gets events).
     """
 
     def __init__(
@@ -164,12 +245,22 @@ class InotifyTree(_InotifyBase[PathEvent]):
         events: int = IN_ALL_EVENTS,
         recursive: bool = True,
         move_wait: float = 0.002,
+        *,
+        exclude: Optional[ExcludeArg] = None,
+        progress: Optional[Callable[[int], object]] = None,
     ) -> None:
         # Every argument is checked before the fd exists.
         events = _check_events(events)
         if not isinstance(recursive, int):  # bool is an int
             raise TypeError(f"recursive must be a bool, not {type(recursive).__name__!r}")
         move_wait_ms = _check_move_wait(move_wait)
+        self._excluded = _check_exclude(exclude)
+        self._relist_moved = callable(exclude)  # a path test may change its mind
+        self._progress = _check_progress(progress)
+        self._progress_at = 0.0  # when progress may be called next
+        self._progress_last = -1  # what it was last called with
+        self._scanning = False  # a whole-tree listing is under way (for progress)
+        self._requeue = False  # progress raised: what the scan left goes to _pending
         root = None if path is None else _root_path(path)
         super().__init__(0)
         self._events = events | IN_Q_OVERFLOW
@@ -196,10 +287,27 @@ class InotifyTree(_InotifyBase[PathEvent]):
 
     # -- public -----------------------------------------------------------
     def watch(self, path: PathArg) -> None:
-        """Add the directory *path* (and, if recursive, its subtree)."""
+        """Add the directory *path* (and, if recursive, its subtree).  If
+        the scan fails (or *progress* raises), the new root is forgotten
+        again before the exception propagates (unless it is nested in
+        another root, or another in it: see *progress* in the class docs)."""
         root = _root_path(path)
         with self._lock:  # the bookkeeping is the readers' (EventLike's R1)
-            self._watch_root(root)
+            # Forgettable if the scan fails: shares nothing with another root.
+            new = not any(
+                r == root
+                or root.startswith(r.rstrip(os.sep) + os.sep)
+                or r.startswith(root.rstrip(os.sep) + os.sep)
+                for r in self._roots
+            )
+            try:
+                self._watch_root(root)
+            except BaseException:
+                if new and root in self._roots and self._fd >= 0:
+                    self._roots.remove(root)
+                    self._drop(root)  # its watches, its bookkeeping, its queue
+                    self._scanning = False
+                raise
 
     def paths(self) -> Set[str]:
         """Every path below the roots that the watcher believes exists
@@ -216,6 +324,10 @@ class InotifyTree(_InotifyBase[PathEvent]):
     def roots(self) -> List[str]:
         """The watched roots, as absolute paths."""
         return list(self._roots)
+
+    def _repr_info(self) -> str:
+        roots = list(self._roots)
+        return f"roots={roots!r} dirs={len(self._entries)}"
 
     # -- bookkeeping -------------------------------------------------------
     # Kept by the methods below, and true after every settle (the end of
@@ -241,6 +353,8 @@ class InotifyTree(_InotifyBase[PathEvent]):
         if root not in self._roots:
             self._roots.append(root)
             self._entries.setdefault(root, {})
+            self._scanning = True
+            self._progress_at = 0.0  # the first directory is reported
             self._work([], [(root, _LIST)], absorb=False)  # listed without events
         else:
             self._work([], [(root, 0)], absorb=False)
@@ -376,10 +490,32 @@ class InotifyTree(_InotifyBase[PathEvent]):
                     if path in self._entries:
                         self._resolve(path, flags, out, listed, retry, todo)
         finally:
+            if self._requeue:  # progress raised: the next settle goes on
+                self._requeue = False
+                retry.update((path, retry.get(path, 0) | flags) for path, flags in todo)
             for path, flags in retry.items():
                 if path in self._entries:
                     self._queue(path, flags)
             self._unquiet_listed(listed)
+        if self._scanning:
+            self._scanning = False
+            count = len(self._dir_wd)
+            if self._progress is not None and count != self._progress_last:
+                self._progress_last = count
+                self._progress(count)
+
+    def _report_progress(self) -> None:
+        """Call *progress* now and then during a whole-tree listing."""
+        now = time.monotonic()
+        if now >= self._progress_at:
+            self._progress_at = now + 0.1
+            assert self._progress is not None
+            self._progress_last = count = len(self._dir_wd)
+            try:
+                self._progress(count)
+            except BaseException:
+                self._requeue = True
+                raise
 
     def _resolve(
         self,
@@ -417,6 +553,8 @@ class InotifyTree(_InotifyBase[PathEvent]):
         if listing:
             listed.append(path)
             self._scan(path, flags, out, retry, todo)
+            if self._scanning and self._progress is not None:
+                self._report_progress()
 
     def _scan(
         self,
@@ -430,9 +568,17 @@ class InotifyTree(_InotifyBase[PathEvent]):
         _REPORT), remove what is gone (reporting deletions); its directories
         go on *todo*, to be watched and compared (listed if new)."""
         known = self._entries[path]
+        excluded = self._excluded
         try:
             with os.scandir(path) as it:
-                found = {e.name: e.is_dir(follow_symlinks=False) for e in it}
+                if excluded is None:
+                    found = {e.name: e.is_dir(follow_symlinks=False) for e in it}
+                else:
+                    found = {
+                        e.name: e.is_dir(follow_symlinks=False)
+                        for e in it
+                        if not excluded(path, e.name)
+                    }
         except OSError as exc:
             if exc.errno in _GONE:  # moved on since its watch was added
                 retry[path] = retry.get(path, 0) | flags | _LIST
@@ -493,6 +639,8 @@ class InotifyTree(_InotifyBase[PathEvent]):
     def _rescan_all(self, out: List[PathEvent]) -> None:
         """After an overflow: list everything again at the settle (every
         watch is compared, every directory listed, differences reported)."""
+        self._scanning = True
+        self._progress_at = 0.0
         for root in self._roots:
             if root in self._entries:
                 self._queue(root, _LIST | _REPORT)
@@ -522,6 +670,7 @@ class InotifyTree(_InotifyBase[PathEvent]):
         """Apply *events*, in order, to the bookkeeping; report into *out*.
         Directories to watch or check are queued for :meth:`_settle`."""
         entries = self._entries
+        excluded = self._excluded
         for ev in events:
             wd, mask, cookie, name = ev
             if self._from is not None and not (mask & IN_MOVED_TO and cookie == self._from[2]):
@@ -550,6 +699,12 @@ class InotifyTree(_InotifyBase[PathEvent]):
                 elif mask & IN_MOVE_SELF:
                     self._queue(base, _REPORT)  # is it where we believe?
                 continue  # a subdirectory's own event: its parent reports it
+            if excluded is not None and excluded(base, name):
+                # Not in the tree: a rename to this name moved its source out.
+                from_ev = self._from
+                if from_ev is not None and mask & IN_MOVED_TO and cookie == from_ev[2]:
+                    self._unpaired_from(out)
+                continue  # (a rename from this name: the IN_MOVED_TO is a move in)
             path = os.path.join(base, name)
             is_dir = bool(mask & IN_ISDIR)
             known = entries.setdefault(base, {})  # (a mapped dir is always there)
@@ -616,7 +771,8 @@ class InotifyTree(_InotifyBase[PathEvent]):
         if is_dir and self._recursive:
             self._move(src, path)  # drops what it replaced (an empty directory)
             self._entries.setdefault(path, {})
-            self._queue(path, _REPORT)  # its wd should be the inode that moved
+            # Its wd should be the inode that moved; a path test decides anew.
+            self._queue(path, _REPORT | (_LIST if self._relist_moved else 0))
 
     def _read_once(self) -> List[PathEvent]:
         """One read (plus the short wait for a rename's second half);

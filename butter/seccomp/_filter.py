@@ -10,7 +10,7 @@ import os
 from _thread import allocate_lock
 
 from .._args import RANGES, check_int, cython_int, fileno, to_int
-from ._constants import _ARCHES, _ERRNO_BASE, _NR_SCMP_ERROR, _TRACE_BASE, _s32
+from ._constants import _ACTIONS, _ARCHES, _ERRNO_BASE, _NR_SCMP_ERROR, _TRACE_BASE, _s32
 from ._lib import ffi, lib
 from ._notify import Notification, NotificationResponse, notify_receive, notify_respond
 
@@ -266,6 +266,18 @@ class Arg:
         return f"Arg({self.arg}, {self.op}, {self.datum_a:#x}, {self.datum_b:#x})"
 
 
+def _action_name(action: int) -> str:
+    """An action (``uint32_t``) as the bindings spell it: ``ALLOW``,
+    ``ERRNO(1)``, ``TRACE(7)``..., else hex."""
+    for name, value in _ACTIONS.items():
+        if action == value and name != "SCMP_ACT_KILL_THREAD":  # (== KILL)
+            return name[len("SCMP_ACT_") :]
+    for name, base in (("ERRNO", _ERRNO_BASE), ("TRACE", _TRACE_BASE)):
+        if action & ~0xFFFF == base:
+            return f"{name}({action & 0xFFFF})"
+    return f"{action:#x}"
+
+
 def _arg_array(args: tuple[Arg, ...]) -> Any:
     if not args:
         return ffi.NULL
@@ -308,7 +320,7 @@ class SyscallFilter:
             lib.seccomp_release(ctx)
 
     def __repr__(self) -> str:
-        return f"<SyscallFilter defaction={self._defaction:#x}>"
+        return f"<SyscallFilter defaction={_action_name(self._defaction)}>"
 
     def _call(self, what: str, func: Callable[..., int], *args: Any) -> int:
         with self._lock:  # a NULL ctx (failed re-init) gets libseccomp's EINVAL

@@ -219,3 +219,29 @@ def test_tree_async(tmp_path):
     ren = got[-1]
     assert ren.mask & (IN_MOVED_FROM | IN_MOVED_TO) == IN_MOVED_FROM | IN_MOVED_TO
     assert (ren.src_path, ren.path) == (str(tmp_path / "d" / "f"), str(tmp_path / "g"))
+
+
+def test_tree_async_exclude_and_progress(tmp_path):
+    (tmp_path / ".git" / "objects").mkdir(parents=True)
+    (tmp_path / "src").mkdir()
+    counts: list[int] = []
+
+    async def main():
+        async with InotifyTree_async(
+            tmp_path, exclude=[".git", "*.swp"], progress=counts.append
+        ) as q:
+            assert q.paths() == {str(tmp_path / "src")}
+            assert repr(q) == (
+                f"<InotifyTree_async fd={q.fileno()} roots=[{str(tmp_path)!r}] dirs=2"
+                " qsize=0 maxsize=0>"
+            )
+            (tmp_path / ".git" / "x").touch()
+            (tmp_path / "src" / "a.swp").touch()
+            (tmp_path / "src" / "a").touch()
+            ev = await asyncio.wait_for(q.get(), 5)
+            return ev, q.paths()
+
+    ev, paths = run(main())
+    assert ev.path == str(tmp_path / "src" / "a") and ev.create_event
+    assert paths == {str(tmp_path / "src"), str(tmp_path / "src" / "a")}
+    assert counts[-1] == 2  # the root and src

@@ -274,3 +274,36 @@ def test_forwards_before_waiting_for_more_input(kind, pipe_size):
             return await asyncio.wait_for(copy, HANG_S)
 
     assert asyncio.run(main()) == 4 + 100000 + 4
+
+
+def test_progress_per_chunk_and_yields():
+    data = os.urandom(1 << 20) * 40  # 40 MiB: past the 16 MiB budget twice
+    calls: list[int] = []
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async def main() -> int:
+        task = asyncio.ensure_future(ticker())
+        try:
+            with _file_with(data) as f, tempfile.TemporaryFile(dir="/dev/shm") as out:
+                n = await splice_copy_async(f, out, pipe_size=1 << 20, progress=calls.append)
+                assert os.fstat(out.fileno()).st_size == n
+                return n
+        finally:
+            task.cancel()
+
+    assert asyncio.run(main()) == len(data) == calls[-1]
+    assert calls == sorted(set(calls)) and len(calls) >= 40
+    assert ticks >= 2  # still yields to the loop between budgets
+
+    async def bad() -> None:
+        with _file_with(b"x") as f, tempfile.TemporaryFile(dir="/dev/shm") as out:
+            await splice_copy_async(f, out, progress="no")  # type: ignore[arg-type]
+
+    with pytest.raises(TypeError, match="progress must be callable"):
+        asyncio.run(bad())
