@@ -29,8 +29,8 @@ from butter import _lowlevel
 
 SETUP_PY = pathlib.Path(__file__).resolve().parent.parent / "setup.py"
 SCRIPTS = {
-    "butter-inotifywait": "butter.inotify.__main__:main",
-    "butter-fatrace": "butter.fanotify.__main__:main",
+    "butter-inotifywait": "butter.inotify.__main__:program",
+    "butter-fatrace": "butter.fanotify.__main__:program",
 }
 ORIGINAL_BUTTER = (0, 13, 1)  # the last release of the original Butter on PyPI
 
@@ -88,6 +88,10 @@ def test_console_script_runs(name: str) -> None:
     proc = subprocess.run(
         [str(script), "--help"], capture_output=True, text=True, timeout=60, check=False
     )
+    if name == "butter-inotifywait":  # inotifywait's --help: its own text, status 1
+        assert proc.returncode == 1, proc.stderr
+        assert f"\nUsage: {name} [ options ]" in proc.stdout
+        return
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"usage: {name} ")
 

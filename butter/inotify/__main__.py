@@ -286,7 +286,9 @@ def parse_timeout(text: str) -> int:
         )
     m = re.match(r"[ \t\n\v\f\r]*[+-]?[0-9]+", text)
     if m is None or m.end() != len(text):
-        raise ValueError(f"'{text}' is not a valid timeout value.\nPlease specify a long int value.")
+        raise ValueError(
+            f"'{text}' is not a valid timeout value.\nPlease specify a long int value."
+        )
     value = int(m.group())
     if not -(2**63) <= value < 2**63:
         raise ValueError(
@@ -449,9 +451,7 @@ def compile_posix(pattern: str, icase: bool) -> re.Pattern[str]:
     """A Python regex for an inotifywait (POSIX ERE) pattern: bracket classes
     (``[[:alpha:]]``) and ``\\<``/``\\>`` translated; ``re.error`` if Python
     rejects it."""
-    text = re.sub(
-        r"\[:([a-z]+):\]", lambda m: _POSIX_CLASSES.get(m.group(1), m.group(0)), pattern
-    )
+    text = re.sub(r"\[:([a-z]+):\]", lambda m: _POSIX_CLASSES.get(m.group(1), m.group(0)), pattern)
     text = text.replace(r"\<", r"\b").replace(r"\>", r"\b")
     return re.compile(text, re.IGNORECASE if icase else 0)
 
@@ -821,8 +821,11 @@ def _run(o: Options, prog: str) -> int:
 def _watch(o: Options, watcher: Watcher, report: _Reporter) -> int:
     pattern: Optional[re.Pattern[str]] = None
     invert = False
-    for which, text, icase in (("exclude", o.exclude, False), ("exclude", o.excludei, True),
-                               ("include", o.include, False), ("include", o.includei, True)):  # fmt: skip
+    patterns = [
+        ("exclude", o.exclude, False), ("exclude", o.excludei, True),
+        ("include", o.include, False), ("include", o.includei, True),
+    ]  # fmt: skip
+    for which, text, icase in patterns:
         if text is not None:
             try:
                 pattern = compile_posix(text, icase)
@@ -843,7 +846,6 @@ def _watch(o: Options, watcher: Watcher, report: _Reporter) -> int:
     if not watch:
         _err("No files specified to watch!")
         return EXIT_FAILURE
-    out: IO[bytes]
     if o.daemon:
         assert o.outfile is not None
         try:
@@ -903,21 +905,21 @@ def _loop(
         if timeout is not None and not select.select([fd], [], [], timeout)[0]:
             return EXIT_TIMEOUT
         for ev in watcher.inotify.read_events():
-            wd, mask, cookie, name = ev
+            _wd, mask, cookie, name = ev
             if watcher.pad and not mask & ~(watcher.pad | IN_ISDIR):
                 continue  # only the padding bit: the kernel would not send it
-            path = watcher.path_of(ev)
+            where = watcher.path_of(ev)
             if pattern is not None:
-                hit = pattern.search((path or "") + name) is not None
+                hit = pattern.search((where or "") + name) is not None
                 if hit != invert:
                     continue  # excluded: as if it never happened
             asked = mask & watcher.mask
             line = watcher.handle(ev)
             if asked and o.quiet < 2:
                 if o.csv:
-                    out.write(format_csv(_b(path), os.fsencode(name), mask))
+                    out.write(format_csv(_b(where), os.fsencode(name), mask))
                 elif fmt is not None:
-                    text = format_event(fmt, _b(path), os.fsencode(name), mask, cookie, o.timefmt)
+                    text = format_event(fmt, _b(where), os.fsencode(name), mask, cookie, o.timefmt)
                     if text is not None:
                         out.write(text)
                 elif line is not None:
