@@ -127,8 +127,10 @@ def format_event(
     timefmt: Optional[str] = None,
 ) -> Optional[bytes]:  # fmt: skip
     """Expand an inotifywait ``--format`` string (``%w %f %e %Xe %c %T %0 %n
-    %%``; any other ``%x`` stays as is) for one event.  ``None`` where
-    inotifywait prints nothing (an empty result)."""
+    %%``; any other ``%x`` stays as is) for one event.  ``None`` for an
+    empty result (which ``--format`` refuses at start); ``b""`` where
+    inotifywait gives up on the event and prints nothing (a trailing lone
+    ``%``, ``%T`` with an empty ``--timefmt`` result)."""
     out = bytearray()
     i, n = 0, len(fmt)
     while i < n and len(out) < _MAX_STRLEN - 1:
@@ -138,7 +140,7 @@ def format_event(
             i += 1
             continue
         if i == n - 1:
-            return bytes(out)  # a lone trailing '%' ends the expansion
+            return b""  # a trailing lone '%': inotifywait prints nothing
         ch = fmt[i + 1 : i + 2]
         if ch == b"%":
             out += b"%"
@@ -162,7 +164,7 @@ def format_event(
                 except ValueError:
                     stamp = ""
                 if not stamp:
-                    return bytes(out)  # strftime() gave nothing: stop there
+                    return b""  # strftime() gave nothing: inotifywait prints nothing
             out += os.fsencode(stamp)
         elif i < n - 2 and fmt[i + 2] == 0x65:  # %Xe: events separated by X
             out += events_to_str(mask, ch.decode("latin-1")).encode("latin-1")
