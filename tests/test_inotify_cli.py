@@ -377,7 +377,7 @@ def test_timeout_restarts_with_each_event(tmp_path):
     def act():
         for i in range(3):
             (tmp_path / str(i)).touch()
-            time.sleep(0.6)
+            time.sleep(0.4)
 
     lines, code, _ = same(["-m", "-t", "1", "-e", "create", str(tmp_path)], act, wait=5)
     assert code == 2
@@ -408,10 +408,24 @@ def test_format_matches(tmp_path, fmt):
 
 
 def test_format_no_newline(tmp_path):
-    lines, _, _ = same(["-m", "--format", "%w%f%0", "--no-newline", str(tmp_path)],
-                       lambda: files_and_dirs(str(tmp_path)))  # fmt: skip
-    assert len(lines) == 1  # not a newline anywhere
-    assert f"{tmp_path}/g\0".encode() in lines[0]
+    """%0 and --no-newline: NUL-separated records (repeats collapsed, as
+    stop() does for lines)."""
+    ours, theirs = pair(["-m", "--format", "%e %w%f%0", "--no-newline", str(tmp_path)],
+                        lambda: files_and_dirs(str(tmp_path)))  # fmt: skip
+    assert len(ours[0]) == len(theirs[0]) == 1  # not a newline anywhere
+    records = [collapse(result[0][0].replace(b"\n", b"?").replace(b"\0", b"\n"))
+               for result in (ours, theirs)]  # fmt: skip
+    assert records[0] == records[1]
+    assert f"CREATE {tmp_path}/f".encode() in records[1]
+
+
+@pytest.mark.parametrize("opts", [["--format", "%e%", "--no-newline"],
+                                  ["--format", "%e %T", "--timefmt", ""]],
+                         ids=["trailing%", "emptyT"])  # fmt: skip
+def test_format_gives_up(tmp_path, opts):
+    """A trailing lone % or an empty %T: inotifywait prints nothing at all."""
+    lines, _, _ = same(["-m", *opts, str(tmp_path)], lambda: files_and_dirs(str(tmp_path)))
+    assert lines == [b""]
 
 
 def test_format_recursive(tmp_path):
