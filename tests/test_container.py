@@ -233,6 +233,21 @@ def _still_there(tree: dict[int, tuple[int, str, str, int]], zombies_ok: bool = 
     }
 
 
+def _clean_signal_state() -> None:
+    """The CLI starts as from a login shell: nothing blocked, nothing ignored.
+    (The command inherits what its caller ignores, as with any exec: under
+    ``nohup`` or a CI runner that ignores SIGHUP, a trapped SIGHUP would
+    never reach a shell that started with it ignored.)"""
+    for sig in signal.valid_signals():
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                if signal.getsignal(sig) is signal.SIG_IGN:
+                    signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass  # signals the libc keeps for itself
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 class Cli:
     """``python -m butter.container -- CMD`` in its own session (so signals
     to its process group reach nothing else); killed if a test fails."""
@@ -245,6 +260,7 @@ class Cli:
             stderr=subprocess.PIPE,
             start_new_session=True,
             cwd=tempfile.gettempdir(),
+            preexec_fn=_clean_signal_state,
         )
         self.pid = self.proc.pid
 
