@@ -488,7 +488,11 @@ def test_cli_command_signal_state():
 def _drop_privileges() -> list[list[str]]:
     ways = []
     if shutil.which("setpriv"):
-        ways.append(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        # nobody, where this interpreter is usable by nobody (a pyenv build
+        # under /root is not); root without CAP_SYS_ADMIN otherwise
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        probe = subprocess.run([*nobody, sys.executable, "-c", ""], capture_output=True)
+        ways.append(nobody if probe.returncode == 0 else ["setpriv", "--bounding-set=-sys_admin"])
     if shutil.which("capsh"):
         ways.append(["capsh", "--drop=cap_sys_admin", "--shell=" + sys.executable, "--"])
     return ways
