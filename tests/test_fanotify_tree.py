@@ -273,6 +273,9 @@ def test_no_window_after_mkdir():
         "mkdir t; rmdir t; mkdir t",
         "mkdir t; mv t u; mkdir t; mv u t/u",
         "mkdir t; mkdir t/x; mv t/x y; rmdir t",
+        "touch t; mv t u; touch t; mv t v; mv u t; rm t",
+        "touch t; ln t u; rm t; ln u t; rm u; rm t; touch t",
+        "touch t; rm t; touch t; rm t; touch t",
         "mkdir t; mkdir t/x; touch t/x/f; mv t/x y; rmdir t; mkdir t",
     ],
 )

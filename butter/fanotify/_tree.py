@@ -320,9 +320,10 @@ class FanotifyTree(EventLike[PathEvent]):
         self._marked: Set[object] = set()  # fsids (or mount ids) marked
         self._listbuf: Any = None  # butter_list_dir's output, made on first need
         self._last: List[PathEvent] = []  # reported at the end of the batch
-        # Entries (directory, name, key) removed by merged events, applied
-        # at the end of the batch.
-        self._removed: List[Tuple[bytes, str, Optional[bytes]]] = []
+        # Entries (directory, name) removed by merged events (with the handle
+        # of the object), applied at the end of the batch.
+        self._removing: Dict[Tuple[bytes, str], Optional[bytes]] = {}  # -> the object
+        self._away: Set[Tuple[bytes, str]] = set()  # ... whose object was renamed away
         self._pending: Dict[bytes, bool] = {}  # node -> report differences, listed at the settle
         self._progress_at = 0.0
         self._progress_last = -1
@@ -828,12 +829,18 @@ class FanotifyTree(EventLike[PathEvent]):
 
     def _apply_removed(self, out: List[PathEvent]) -> None:
         """The removals of merged events (see :meth:`_entry_event`)."""
-        removed, self._removed = self._removed, []
+        removing, self._removing = self._removing, {}
+        away, self._away = self._away, set()
         nodes = self._nodes
-        for dkey, name, value in removed:
+        for (dkey, name), child in removing.items():
+            if (dkey, name) in away:
+                continue  # it left, and never came back: nothing to remove here
             node = nodes.get(dkey)
-            if node is None:
+            if node is None or name not in node.entries:
                 continue
+            value = node.entries[name]
+            if value and value != child:
+                continue  # another directory has the name now
             base = self._path(dkey)
             if base is not None:
                 self._vanish(dkey, node, name, os.path.join(base, name), value, out)
@@ -929,23 +936,25 @@ class FanotifyTree(EventLike[PathEvent]):
             return
         if appear and vanish:
             # Merged by the kernel, in the place of the older event.  If
-            # the entry is known as this object it went, then came back;
-            # else it came, then went -- at some point after, unknown: the
-            # events in between may be about it, or inside it, so its
-            # removal is applied at the end of the batch.  The directory is
-            # listed again then (differences reported: a file's identity
-            # is not kept).
-            self._pending[dkey] = True
-            if node.entries.get(name, 0) == value:
+            # the entry is known as this object it went, then came back (a
+            # file's identity is not kept: a listing of the directory at the
+            # settle checks).  Else it came, then went -- at some point
+            # after, unknown: the events in between may be about it, or
+            # inside it, so its removal waits for the end of the batch (or
+            # for another object taking its name, see _appear).
+            same = node.entries.get(name, 0) == value
+            if same and self._removing.get((dkey, name), child) == child:
+                if not is_dir:
+                    self._pending[dkey] = True
                 self._vanish(dkey, node, name, path, value, out)
                 self._emit_content(out, path, content, isdir)
-                self._appear(dkey, node, name, path, value, out)
+                self._appear(dkey, node, name, path, value, out, child)
             else:
-                self._appear(dkey, node, name, path, value, out)
+                self._appear(dkey, node, name, path, value, out, child)
                 self._emit_content(out, path, content, isdir)
-                self._removed.append((dkey, name, value))
+                self._removing[(dkey, name)] = child
         elif appear:
-            self._appear(dkey, node, name, path, value, out)
+            self._appear(dkey, node, name, path, value, out, child)
             self._emit_content(out, path, content, isdir)
         elif vanish:
             self._emit_content(out, path, content, isdir)
@@ -972,9 +981,13 @@ class FanotifyTree(EventLike[PathEvent]):
         path: str,
         value: Optional[bytes],
         out: List[PathEvent],
+        child: Optional[bytes] = None,
     ) -> None:
-        """*name* was created in *dkey* (as *value*: a directory's key)."""
+        """*name* was created in *dkey* (as *value*: a directory's key;
+        *child*: the object's handle)."""
         entries = node.entries
+        if self._removing:
+            self._placing(dkey, node, name, path, child, out)
         if name in entries:
             was = entries[name]
             if was == value:
@@ -989,6 +1002,32 @@ class FanotifyTree(EventLike[PathEvent]):
             # Not listed: it was empty when made, and every entry made in it
             # since has its own event, queued after this one.
             self._adopt(value, dkey, name)
+
+    def _placing(
+        self,
+        dkey: bytes,
+        node: _Node,
+        name: str,
+        path: str,
+        child: Optional[bytes],
+        out: List[PathEvent],
+    ) -> None:
+        """An object (*child*) is put at *name* of *dkey*, which has a
+        merged removal still to apply: if the object removed is there (as
+        far as the events say), its removal came first, so it is applied
+        now; if it left (renamed away), it comes back only if *child* is
+        it (the removal then waits on)."""
+        where = (dkey, name)
+        gone = self._removing.get(where, _UNWATCHED)
+        if gone == _UNWATCHED:
+            return
+        if where in self._away:
+            if gone == child:
+                self._away.discard(where)  # back where it will be removed
+            return
+        del self._removing[where]
+        if name in node.entries:
+            self._vanish(dkey, node, name, path, node.entries[name], out)
 
     def _vanish(
         self,
@@ -1045,6 +1084,16 @@ class FanotifyTree(EventLike[PathEvent]):
                 if not isdir or was in (_UNWATCHED, value):
                     moved = True
                     value = was
+        if self._removing:
+            if old_key is not None:
+                left = (old_key, old_name)
+                if self._removing.get(left, _UNWATCHED) == child:
+                    self._away.add(left)  # not removed yet: it left
+            if dst is not None:
+                assert new_key is not None
+                self._placing(new_key, nodes[new_key], new_name, dst, child, out)
+                if moved and old_key is not None:
+                    moved = old_name in nodes[old_key].entries
         if dst is None:
             if moved:  # moved out of the tree
                 assert old_key is not None and src is not None
@@ -1093,6 +1142,8 @@ class FanotifyTree(EventLike[PathEvent]):
     def _overflow(self, out: List[PathEvent]) -> None:
         """Events were lost: report it, then list every root again."""
         out.append(PathEvent(self._roots[0] if self._roots else "", IN_Q_OVERFLOW, None))
+        self._removing.clear()  # the listings below find what is left
+        self._away.clear()
         self._start_scan()
         try:
             for root in list(self._roots):
