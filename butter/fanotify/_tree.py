@@ -920,13 +920,13 @@ class FanotifyTree(EventLike[PathEvent]):
             if path is not None:
                 self._emit_content(out, path, content, IN_ISDIR)
             return
-        base = self._path(dkey)
+        base = self._paths.get(dkey) or self._path(dkey)
         if base is None:
             return
         excluded = self._excluded
         if excluded is not None and excluded(base, name):
             return
-        path = os.path.join(base, name)
+        path = base + "/" + name if base != "/" else "/" + name
         content = mask & _CONTENT
         appear = mask & FAN_CREATE
         vanish = mask & FAN_DELETE
@@ -967,7 +967,8 @@ class FanotifyTree(EventLike[PathEvent]):
         inotify would have queued them."""
         if content:
             if not content & (content - 1):  # one bit: the usual case
-                self._emit(out, path, content | isdir)
+                if content & self._events and not (isdir and content & _DIR_READ):
+                    out.append(PathEvent(path, content | isdir, None))
                 return
             for bit in _CONTENT_ORDER:
                 if content & bit:
