@@ -532,6 +532,33 @@ def test_progress_exception_closes_the_tree():
     assert in_fs("tmpfs", body)
 
 
+def test_watch_forgets_a_root_whose_scan_fails():
+    def body(mnt):
+        a, b = os.path.join(mnt, "a"), os.path.join(mnt, "b")
+        os.makedirs(os.path.join(a, "x"))
+        os.makedirs(os.path.join(b, "y", "z"))
+        calls = []
+
+        def progress(count):
+            calls.append(count)
+            if len(calls) > 1:
+                raise KeyboardInterrupt
+
+        with FanotifyTree(a) as tree:
+            tree._progress = progress  # only the second root's scan raises
+            with pytest.raises(KeyboardInterrupt):
+                tree.watch(b)
+            assert tree.roots == [a]
+            assert tree.paths() == walk(a)
+            assert len(tree._nodes) == 2  # a and a/x
+            write(os.path.join(b, "y", "f"))
+            write(os.path.join(a, "x", "f"))
+            assert [e.path for e in drain(tree)] == [os.path.join(a, "x", "f")] * 4
+        return True
+
+    assert in_fs("tmpfs", body)
+
+
 def test_no_fd_leak():
     def body(mnt):
         before = open_fds()

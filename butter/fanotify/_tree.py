@@ -406,16 +406,26 @@ class FanotifyTree(EventLike[PathEvent]):
         self._roots.append(root)
         self._root_keys[root] = key
         node = self._nodes.get(key)
+        new = node is None
         if node is None:
-            self._nodes[key] = _Node(None, "", mount_id, root)
+            node = self._nodes[key] = _Node(None, "", mount_id, root)
         else:
             node.root = root  # a directory already watched: it is a root too
         self._paths.clear()
         self._start_scan()
         try:
             self._scan(key, report=False, out=[], whole=True)
-        finally:
-            self._end_scan()
+            self._end_scan()  # (progress may raise here too)
+        except BaseException:
+            self._scanning = False
+            # Forgotten again (what it shares with other roots stays).
+            self._roots.remove(root)
+            del self._root_keys[root]
+            node.root = None
+            if new:
+                self._forget_subtree(key)
+            self._paths.clear()
+            raise
 
     def _place(self, fd: int, fsid: bytes, mount_id: int, path: str, top: bool) -> None:
         """Mark the filesystem (or mount) of the directory *fd* if not yet
@@ -764,14 +774,8 @@ class FanotifyTree(EventLike[PathEvent]):
             if child:
                 self._forget(child, key, name)
 
-    def _forget(self, key: bytes, parent: bytes, name: str) -> None:
-        """Drop node *key* (removed as *parent*'s entry *name*) and its
-        subtree, unless it already lives elsewhere."""
-        node = self._nodes.get(key)
-        if node is None or node.root is not None:
-            return
-        if (node.parent, node.name) != (parent, name):
-            return  # moved on: that entry was stale
+    def _forget_subtree(self, key: bytes) -> None:
+        """Drop node *key* and the nodes below it (not other roots)."""
         todo = [key]
         while todo:
             k = todo.pop()
@@ -784,6 +788,16 @@ class FanotifyTree(EventLike[PathEvent]):
                     c = self._nodes.get(child)
                     if c is not None and c.parent == k and c.root is None:
                         todo.append(child)
+
+    def _forget(self, key: bytes, parent: bytes, name: str) -> None:
+        """Drop node *key* (removed as *parent*'s entry *name*) and its
+        subtree, unless it already lives elsewhere."""
+        node = self._nodes.get(key)
+        if node is None or node.root is not None:
+            return
+        if (node.parent, node.name) != (parent, name):
+            return  # moved on: that entry was stale
+        self._forget_subtree(key)
         self._paths.clear()
 
     def _vanished(self, key: bytes, out: List[PathEvent]) -> None:
