@@ -29,14 +29,17 @@ from __future__ import annotations
 import os
 from typing import Any, List, Tuple
 
+import pytest
 from conftest import needs_fanotify, open_fds
 from fsenv import each_fs, in_fs
+from test_inotify_tree import replay, walk_paths
 
 from butter.fanotify import FanotifyTree
 from butter.fanotify._core import name_to_handle_at
 from butter.fanotify._tree import _fsid_bytes, _key
+from butter.inotify import PathEvent
 
-from .tree_model import Backend, run_many, sequences
+from .tree_model import Backend, read_ready, run_many, sequences
 
 SCALE = sequences(0)
 SEQUENCES = SCALE or 64  # single-threaded sequences per filesystem in the default run
@@ -151,24 +154,25 @@ def test_model_threaded(fs):
 
 
 def made_while_reading(mountpoint: str) -> Tuple[List[str], List[str]]:
-    """In the child: two new directories are read in one batch; while
-    the first is listed (from the ``progress`` callback, i.e. inside the
-    read, as another thread could), an entry is made in each.  Returns the
-    entries made and the creations reported."""
+    """In the child: two new directories are read in one batch; while the
+    tree handles the batch (from the ``exclude`` callable, called inside
+    the read, as another thread could act), an entry is made in each.
+    Returns the entries made and the creations reported."""
     root = os.path.join(mountpoint, "root")
     os.mkdir(root)
     a, b = os.path.join(root, "a"), os.path.join(root, "a", "b")
     made: List[str] = []
 
-    def progress(listed: int) -> None:
-        if not made and os.path.isdir(b):
+    def exclude(path: str) -> bool:
+        if path == b and not made:
             for d in (a, b):
                 made.append(os.path.join(d, "x"))
                 with open(made[-1], "w"):
                     pass
+        return False
 
     reported = []
-    with FanotifyTree(root, progress=progress) as tree:
+    with FanotifyTree(root, exclude=exclude) as tree:
         os.mkdir(a)
         os.mkdir(b)
         while (ev := tree.wait(0.2)) is not None:
@@ -185,8 +189,91 @@ def test_entries_made_in_a_new_directory_while_it_is_read_are_reported(fs):
     tree handles the batch must be reported by its own FAN_CREATE, not
     absorbed without an event by a listing of the new directory.  (The
     threaded model finds this as "rename of unknown" / "deleted unknown"
-    / "creation ... not reported" in most sequences.)"""
+    / "creation ... not reported".)"""
     made, reported = in_fs(fs, made_while_reading, timeout=30)
-    assert len(made) == 2, "the progress callback did not run during the read"
+    assert len(made) == 2, "the exclude callable did not run during the read"
     assert reported[:2] == [os.path.dirname(made[0]), os.path.dirname(made[1])]
-    assert sorted(reported[2:]) == sorted(made), "created in a new directory, never reported"
+    assert sorted(reported[2:]) == sorted(made), "made in a new directory, never reported"
+
+
+Op = Tuple[str, ...]
+
+
+def after_ops(mountpoint: str, before: List[Op], ops: List[Op]) -> List[str]:
+    """In the child: *before*, then FanotifyTree on ``root``, then *ops*
+    with no read in between, then every event read.  Returns the problems
+    of the model check (paths() against os.walk, the events replayed)."""
+    top = os.path.join(mountpoint, "t")
+    os.makedirs(os.path.join(top, "root"))
+
+    def apply(op: Op) -> None:
+        name, *args = op
+        paths = [os.path.join(top, a) for a in args]
+        if name == "mkdir":
+            os.mkdir(paths[0])
+        elif name == "write":
+            with open(paths[0], "w") as f:
+                f.write("x")
+        elif name == "rename":
+            os.rename(paths[0], paths[1])
+        elif name == "flood":
+            rename_flood(paths[0], fanotify_queue_limit() + 1)
+
+    for op in before:
+        apply(op)
+    root = os.path.join(top, "root")
+    events: List[PathEvent] = []
+    with FanotifyTree(root) as tree:
+        start = tree.paths()
+        for op in ops:
+            apply(op)
+        read_ready(tree, events)
+        believed, real = tree.paths(), walk_paths(root)
+        problems = []
+        if believed != real:
+            problems.append(
+                f"paths() lacks {sorted(real - believed)}, has {sorted(believed - real)}"
+            )
+        view, _, bad = replay(start, events)
+        problems += bad
+        if view != believed:
+            problems.append(
+                f"replayed events lack {sorted(believed - view)}, have {sorted(view - believed)}"
+            )
+    return problems
+
+
+@each_fs
+@pytest.mark.parametrize("kind", ["mkdir", "write"])
+def test_same_rename_again_before_a_read(fs, kind):
+    """``mv a b; mv b a; mv a b`` before a read: the kernel merges the
+    second ``a -> b`` FAN_RENAME into the first (same directories, names,
+    entry and process), so only ``a -> b`` and ``b -> a`` are read; the
+    tree must still end with ``b`` (the model finds this with swaps of the
+    same two directories)."""
+    ops = [("rename", "root/a", "root/b"), ("rename", "root/b", "root/a")] * 2
+    ops.pop()
+    assert in_fs(fs, after_ops, [(kind, "root/a")], ops, timeout=30) == []
+
+
+@each_fs
+def test_overflow_rescan_reports_moved_directories(fs):
+    """Two directories moved while the queue is full (the renames are
+    lost): the rescan after the overflow must report each as gone from its
+    old place and new at its new one, with its contents, as InotifyTree
+    does.  Adopting the known directory node at the new place without a
+    deletion at the old one leaves the events saying the old paths exist."""
+    before = [
+        ("mkdir", "root/a"),
+        ("mkdir", "root/a/x"),
+        ("write", "root/a/x/f"),
+        ("mkdir", "root/b"),
+        ("mkdir", "root/b/y"),
+        ("write", "root/b/y/g"),
+    ]
+    ops = [
+        ("flood", "root"),
+        ("rename", "root/a/x", "root/b/x"),
+        ("rename", "root/b/y", "root/a/y"),
+    ]
+    assert in_fs(fs, after_ops, before, ops, timeout=60) == []
