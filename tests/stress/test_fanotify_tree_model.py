@@ -27,6 +27,7 @@ filesystem's run well under a minute on CPython.
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any, List, Tuple
 
 import pytest
@@ -277,3 +278,59 @@ def test_overflow_rescan_reports_moved_directories(fs):
         ("rename", "root/b/y", "root/a/y"),
     ]
     assert in_fs(fs, after_ops, before, ops, timeout=60) == []
+
+
+@each_fs
+@pytest.mark.xfail(
+    reason="documented FanotifyTree limitation: the kernel merges a directory's FAN_CREATE "
+    "and FAN_DELETE when both are unread, and the tree then drops the events inside it",
+    strict=False,
+)
+def test_directory_created_and_removed_between_reads(fs):
+    """``mkdir a; mkdir a/b; mkdir c; mv c a/b/c; mkdir a/b/c/x;
+    mv a/b/c z; rm -r a`` before a read: ``a`` reads as one merged
+    ``FAN_CREATE|FAN_DELETE`` at the place of its creation.  Applying both
+    halves there forgets ``a`` before the events inside it: ``c`` is
+    reported moved out of the tree, ``z`` moved in (listed without
+    events), ``a/b`` and ``x`` never.  The kernel's queue has every event:
+    reporting the deletion after the events inside ``a`` would keep them.
+    (InotifyTree, whose watch on ``a`` lands too late, reports the same.)
+    The model check excuses these (``Mutator.excusable``)."""
+    ops = [
+        ("mkdir", "root/a"),
+        ("mkdir", "root/a/b"),
+        ("mkdir", "root/c"),
+        ("rename", "root/c", "root/a/b/c"),
+        ("mkdir", "root/a/b/c/x"),
+        ("rename", "root/a/b/c", "root/z"),
+        ("rmtree", "root/a"),
+    ]
+    assert in_fs(fs, moves_reported, ops, timeout=30) == []
+
+
+def moves_reported(mountpoint: str, ops: List[Op]) -> List[str]:
+    """In the child: *ops* under a FanotifyTree with no read in between;
+    the problems: an unpaired move (only moves within the tree were made)
+    or a creation not reported."""
+    top = os.path.join(mountpoint, "t")
+    os.makedirs(os.path.join(top, "root"))
+    root = os.path.join(top, "root")
+    made = []
+    with FanotifyTree(root) as tree:
+        for name, *args in ops:
+            paths = [os.path.join(top, a) for a in args]
+            if name == "mkdir":
+                os.mkdir(paths[0])
+                made.append(paths[0])
+            elif name == "rename":
+                os.rename(paths[0], paths[1])
+            elif name == "rmtree":
+                shutil.rmtree(paths[0])
+        events: List[PathEvent] = []
+        read_ready(tree, events)
+    problems = [
+        f"unpaired move {ev!r}" for ev in events if ev.moved_from_event != ev.moved_to_event
+    ]
+    reported = {ev.path for ev in events if ev.create_event}
+    problems += [f"creation of {p} not reported" for p in made if p not in reported]
+    return problems
