@@ -334,3 +334,34 @@ def moves_reported(mountpoint: str, ops: List[Op]) -> List[str]:
     reported = {ev.path for ev in events if ev.create_event}
     problems += [f"creation of {p} not reported" for p in made if p not in reported]
     return problems
+
+
+@each_fs
+def test_overflow_rescan_after_nested_moves_does_not_raise(fs):
+    """Found by the model (sequential seed 271, minimised): directories
+    moved into what used to be below them while the queue is full.  The
+    read after the overflow raised ``KeyError`` from ``FanotifyTree._adopt``
+    (``self._nodes[parent]``: a parent node dropped during the rescan)."""
+    before = [("mkdir", "root/d3"), ("mkdir", "root/d3/d4")]
+    ops = [
+        ("mkdir", "root/d3/d4/d6"),
+        ("rename", "root/d3/d4", "root/r7"),
+        ("mkdir", "root/d14"),
+        ("rename", "root/d14", "root/r16"),
+        ("mkdir", "root/r16/d17"),
+        ("mkdir", "root/r16/d17/d18"),
+        ("mkdir", "root/r16/d17/d18/d19"),
+        ("flood", "root/d3"),
+        ("rename", "root/r16/d17", "root/r16/r27"),
+        ("rename", "root/r16/r27", "root/r7/d6/r29"),
+        ("mkdir", "root/d31"),
+        ("mkdir", "root/d31/d32"),
+        ("rename", "root/d31", "root/r7/d6/r29/d18/d19/r33"),
+        ("mkdir", "root/r7/d6/d35"),
+        ("rename", "root/r7/d6/r29/d18/d19", "root/t40"),
+        ("rename", "root/t40", "root/r7/d6/d35/d36"),
+        ("mkdir", "root/r7/d6/d35/d36/r33/d32/d42"),
+        ("rename", "root/r7/d6/r29/d18", "root/r7/d6/r29/d26"),
+        ("rename", "root/r7/d6/r29", "root/r7/d6/d35/d36/r33/d32/d42/r47"),
+    ]
+    assert in_fs(fs, after_ops, before, ops, timeout=60) == []
