@@ -43,8 +43,8 @@ from butter.inotify import PathEvent
 from .tree_model import Backend, read_ready, run_many, sequences
 
 SCALE = sequences(0)
-SEQUENCES = SCALE or 64  # single-threaded sequences per filesystem in the default run
-THREADED = max(1, SCALE // 4) if SCALE else 12
+SEQUENCES = SCALE or 96  # single-threaded sequences per filesystem in the default run
+THREADED = max(1, SCALE // 4) if SCALE else 16
 
 pytestmark = needs_fanotify
 
