@@ -27,20 +27,24 @@ filesystem's run well under a minute on CPython.
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any, List, Tuple
 
+import pytest
 from conftest import needs_fanotify, open_fds
 from fsenv import each_fs, in_fs
+from test_inotify_tree import replay, walk_paths
 
 from butter.fanotify import FanotifyTree
 from butter.fanotify._core import name_to_handle_at
 from butter.fanotify._tree import _fsid_bytes, _key
+from butter.inotify import PathEvent
 
-from .tree_model import Backend, run_many, sequences
+from .tree_model import Backend, read_ready, run_many, sequences
 
 SCALE = sequences(0)
-SEQUENCES = SCALE or 64  # single-threaded sequences per filesystem in the default run
-THREADED = max(1, SCALE // 4) if SCALE else 12
+SEQUENCES = SCALE or 96  # single-threaded sequences per filesystem in the default run
+THREADED = max(1, SCALE // 4) if SCALE else 16
 
 pytestmark = needs_fanotify
 
@@ -151,24 +155,25 @@ def test_model_threaded(fs):
 
 
 def made_while_reading(mountpoint: str) -> Tuple[List[str], List[str]]:
-    """In the child: two new directories are read in one batch; while
-    the first is listed (from the ``progress`` callback, i.e. inside the
-    read, as another thread could), an entry is made in each.  Returns the
-    entries made and the creations reported."""
+    """In the child: two new directories are read in one batch; while the
+    tree handles the batch (from the ``exclude`` callable, called inside
+    the read, as another thread could act), an entry is made in each.
+    Returns the entries made and the creations reported."""
     root = os.path.join(mountpoint, "root")
     os.mkdir(root)
     a, b = os.path.join(root, "a"), os.path.join(root, "a", "b")
     made: List[str] = []
 
-    def progress(listed: int) -> None:
-        if not made and os.path.isdir(b):
+    def exclude(path: str) -> bool:
+        if path == b and not made:
             for d in (a, b):
                 made.append(os.path.join(d, "x"))
                 with open(made[-1], "w"):
                     pass
+        return False
 
     reported = []
-    with FanotifyTree(root, progress=progress) as tree:
+    with FanotifyTree(root, exclude=exclude) as tree:
         os.mkdir(a)
         os.mkdir(b)
         while (ev := tree.wait(0.2)) is not None:
@@ -185,8 +190,178 @@ def test_entries_made_in_a_new_directory_while_it_is_read_are_reported(fs):
     tree handles the batch must be reported by its own FAN_CREATE, not
     absorbed without an event by a listing of the new directory.  (The
     threaded model finds this as "rename of unknown" / "deleted unknown"
-    / "creation ... not reported" in most sequences.)"""
+    / "creation ... not reported".)"""
     made, reported = in_fs(fs, made_while_reading, timeout=30)
-    assert len(made) == 2, "the progress callback did not run during the read"
+    assert len(made) == 2, "the exclude callable did not run during the read"
     assert reported[:2] == [os.path.dirname(made[0]), os.path.dirname(made[1])]
-    assert sorted(reported[2:]) == sorted(made), "created in a new directory, never reported"
+    assert sorted(reported[2:]) == sorted(made), "made in a new directory, never reported"
+
+
+Op = Tuple[str, ...]
+
+
+def after_ops(mountpoint: str, before: List[Op], ops: List[Op]) -> List[str]:
+    """In the child: *before*, then FanotifyTree on ``root``, then *ops*
+    with no read in between, then every event read.  Returns the problems
+    of the model check (paths() against os.walk, the events replayed)."""
+    top = os.path.join(mountpoint, "t")
+    os.makedirs(os.path.join(top, "root"))
+
+    def apply(op: Op) -> None:
+        name, *args = op
+        paths = [os.path.join(top, a) for a in args]
+        if name == "mkdir":
+            os.mkdir(paths[0])
+        elif name == "write":
+            with open(paths[0], "w") as f:
+                f.write("x")
+        elif name == "rename":
+            os.rename(paths[0], paths[1])
+        elif name == "flood":
+            rename_flood(paths[0], fanotify_queue_limit() + 1)
+
+    for op in before:
+        apply(op)
+    root = os.path.join(top, "root")
+    events: List[PathEvent] = []
+    with FanotifyTree(root) as tree:
+        start = tree.paths()
+        for op in ops:
+            apply(op)
+        read_ready(tree, events)
+        believed, real = tree.paths(), walk_paths(root)
+        problems = []
+        if believed != real:
+            problems.append(
+                f"paths() lacks {sorted(real - believed)}, has {sorted(believed - real)}"
+            )
+        view, _, bad = replay(start, events)
+        problems += bad
+        if view != believed:
+            problems.append(
+                f"replayed events lack {sorted(believed - view)}, have {sorted(view - believed)}"
+            )
+    return problems
+
+
+@each_fs
+@pytest.mark.parametrize("kind", ["mkdir", "write"])
+def test_same_rename_again_before_a_read(fs, kind):
+    """``mv a b; mv b a; mv a b`` before a read: the kernel merges the
+    second ``a -> b`` FAN_RENAME into the first (same directories, names,
+    entry and process), so only ``a -> b`` and ``b -> a`` are read; the
+    tree must still end with ``b`` (the model finds this with swaps of the
+    same two directories)."""
+    ops = [("rename", "root/a", "root/b"), ("rename", "root/b", "root/a")] * 2
+    ops.pop()
+    assert in_fs(fs, after_ops, [(kind, "root/a")], ops, timeout=30) == []
+
+
+@each_fs
+def test_overflow_rescan_reports_moved_directories(fs):
+    """Two directories moved while the queue is full (the renames are
+    lost): the rescan after the overflow must report each as gone from its
+    old place and new at its new one, with its contents, as InotifyTree
+    does.  Adopting the known directory node at the new place without a
+    deletion at the old one leaves the events saying the old paths exist."""
+    before = [
+        ("mkdir", "root/a"),
+        ("mkdir", "root/a/x"),
+        ("write", "root/a/x/f"),
+        ("mkdir", "root/b"),
+        ("mkdir", "root/b/y"),
+        ("write", "root/b/y/g"),
+    ]
+    ops = [
+        ("flood", "root"),
+        ("rename", "root/a/x", "root/b/x"),
+        ("rename", "root/b/y", "root/a/y"),
+    ]
+    assert in_fs(fs, after_ops, before, ops, timeout=60) == []
+
+
+@each_fs
+@pytest.mark.xfail(
+    reason="documented FanotifyTree limitation: the kernel merges a directory's FAN_CREATE "
+    "and FAN_DELETE when both are unread, and the tree then drops the events inside it",
+    strict=False,
+)
+def test_directory_created_and_removed_between_reads(fs):
+    """``mkdir a; mkdir a/b; mkdir c; mv c a/b/c; mkdir a/b/c/x;
+    mv a/b/c z; rm -r a`` before a read: ``a`` reads as one merged
+    ``FAN_CREATE|FAN_DELETE`` at the place of its creation.  Applying both
+    halves there forgets ``a`` before the events inside it: ``c`` is
+    reported moved out of the tree, ``z`` moved in (listed without
+    events), ``a/b`` and ``x`` never.  The kernel's queue has every event:
+    reporting the deletion after the events inside ``a`` would keep them.
+    (InotifyTree, whose watch on ``a`` lands too late, reports the same.)
+    The model check excuses these (``Mutator.excusable``)."""
+    ops = [
+        ("mkdir", "root/a"),
+        ("mkdir", "root/a/b"),
+        ("mkdir", "root/c"),
+        ("rename", "root/c", "root/a/b/c"),
+        ("mkdir", "root/a/b/c/x"),
+        ("rename", "root/a/b/c", "root/z"),
+        ("rmtree", "root/a"),
+    ]
+    assert in_fs(fs, moves_reported, ops, timeout=30) == []
+
+
+def moves_reported(mountpoint: str, ops: List[Op]) -> List[str]:
+    """In the child: *ops* under a FanotifyTree with no read in between;
+    the problems: an unpaired move (only moves within the tree were made)
+    or a creation not reported."""
+    top = os.path.join(mountpoint, "t")
+    os.makedirs(os.path.join(top, "root"))
+    root = os.path.join(top, "root")
+    made = []
+    with FanotifyTree(root) as tree:
+        for name, *args in ops:
+            paths = [os.path.join(top, a) for a in args]
+            if name == "mkdir":
+                os.mkdir(paths[0])
+                made.append(paths[0])
+            elif name == "rename":
+                os.rename(paths[0], paths[1])
+            elif name == "rmtree":
+                shutil.rmtree(paths[0])
+        events: List[PathEvent] = []
+        read_ready(tree, events)
+    problems = [
+        f"unpaired move {ev!r}" for ev in events if ev.moved_from_event != ev.moved_to_event
+    ]
+    reported = {ev.path for ev in events if ev.create_event}
+    problems += [f"creation of {p} not reported" for p in made if p not in reported]
+    return problems
+
+
+@each_fs
+def test_overflow_rescan_after_nested_moves_does_not_raise(fs):
+    """Found by the model (sequential seed 271, minimised): directories
+    moved into what used to be below them while the queue is full.  The
+    read after the overflow raised ``KeyError`` from ``FanotifyTree._adopt``
+    (``self._nodes[parent]``: a parent node dropped during the rescan)."""
+    before = [("mkdir", "root/d3"), ("mkdir", "root/d3/d4")]
+    ops = [
+        ("mkdir", "root/d3/d4/d6"),
+        ("rename", "root/d3/d4", "root/r7"),
+        ("mkdir", "root/d14"),
+        ("rename", "root/d14", "root/r16"),
+        ("mkdir", "root/r16/d17"),
+        ("mkdir", "root/r16/d17/d18"),
+        ("mkdir", "root/r16/d17/d18/d19"),
+        ("flood", "root/d3"),
+        ("rename", "root/r16/d17", "root/r16/r27"),
+        ("rename", "root/r16/r27", "root/r7/d6/r29"),
+        ("mkdir", "root/d31"),
+        ("mkdir", "root/d31/d32"),
+        ("rename", "root/d31", "root/r7/d6/r29/d18/d19/r33"),
+        ("mkdir", "root/r7/d6/d35"),
+        ("rename", "root/r7/d6/r29/d18/d19", "root/t40"),
+        ("rename", "root/t40", "root/r7/d6/d35/d36"),
+        ("mkdir", "root/r7/d6/d35/d36/r33/d32/d42"),
+        ("rename", "root/r7/d6/r29/d18", "root/r7/d6/r29/d26"),
+        ("rename", "root/r7/d6/r29", "root/r7/d6/d35/d36/r33/d32/d42/r47"),
+    ]
+    assert in_fs(fs, after_ops, before, ops, timeout=60) == []

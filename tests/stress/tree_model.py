@@ -37,6 +37,7 @@ import random
 import shutil
 import threading
 import time
+import traceback
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
 
 from conftest import flood
@@ -180,21 +181,29 @@ class Mutator:
         made, removed = self.made_in.get(token), self.removed_in.get(token)
         return made is not None and made == removed
 
+    def tainted(self, token: int, seen: Optional[Set[int]] = None) -> bool:
+        """Directory *token* is or was inside a fleeting directory, or
+        inside a tainted one (at its creation or after a move)."""
+        seen = set() if seen is None else seen
+        if token in seen:
+            return False
+        seen.add(token)
+        return any(
+            self.fleeting(a) or self.tainted(a, seen)
+            for chain in self.placed.get(token, ())
+            for a in chain
+        )
+
     def excusable(self, creation: Creation) -> bool:
         """Whether *creation* may go unreported by a whole-filesystem
         watcher: it was made inside a *fleeting* directory, or inside one
-        that was once inside a fleeting directory.  The kernel merges a
-        fleeting directory's ``FAN_CREATE`` and ``FAN_DELETE`` into one
-        unread event, at the place of the creation; FanotifyTree then
-        forgets the directory at once and drops the events inside it (a
+        that is or was inside a fleeting directory (tainted).  The kernel
+        merges a fleeting directory's ``FAN_CREATE`` and ``FAN_DELETE`` into
+        one unread event, at the place of the creation; FanotifyTree then
+        forgets the directory at once and drops the events inside it: a
         directory moved into it looks moved out of the tree, and moved in
-        when it leaves)."""
-        for token in creation.ancestors:
-            if self.fleeting(token):
-                return True
-            if any(self.fleeting(a) for chain in self.placed.get(token, ()) for a in chain):
-                return True
-        return False
+        (listed without events) when it leaves."""
+        return any(self.fleeting(t) or self.tainted(t) for t in creation.ancestors)
 
     # listings
     def _walk(self, top: str) -> Tuple[List[str], List[str]]:
@@ -569,6 +578,12 @@ def flood_for(seed: int, steps: int = STEPS) -> Optional[int]:
     return seed * 7 % steps if seed % 4 == 3 else None
 
 
+def raised(exc: BaseException) -> List[str]:
+    """A problem saying what the watcher raised, and where."""
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    return ["raised " + "".join(tb[-4:]).strip()]
+
+
 def run_sequence(
     backend: Backend,
     tmp: str,
@@ -582,18 +597,21 @@ def run_sequence(
     rng = mutator.rng
     read_chance = rng.choice((0.0, 0.1, 0.3, 0.6, 1.0))
     events: List[PathEvent] = []
-    with backend.make(root) as tree:
-        start = tree.paths()
-        for k in range(steps):
-            if k == flood_at:
-                mutator.flood(backend.queue_limit() + 1)
-            mutator.step()
-            if rng.random() < read_chance:
-                mutator.read_point()
-                read_ready(tree, events)
-        read_ready(tree, events)
-        flooded = flood_at is not None
-        problems = check(backend, tree, root, start, events, mutator, flooded, flooded)
+    try:
+        with backend.make(root) as tree:
+            start = tree.paths()
+            for k in range(steps):
+                if k == flood_at:
+                    mutator.flood(backend.queue_limit() + 1)
+                mutator.step()
+                if rng.random() < read_chance:
+                    mutator.read_point()
+                    read_ready(tree, events)
+            read_ready(tree, events)
+            flooded = flood_at is not None
+            problems = check(backend, tree, root, start, events, mutator, flooded, flooded)
+    except Exception as exc:
+        problems = raised(exc)
     shutil.rmtree(base)
     return report(seed, mutator, problems, f"{backend.name} sequential") if problems else None
 
@@ -609,34 +627,40 @@ def run_threaded(
     base, root, mutator = setup(backend, tmp, seed)
     events: List[PathEvent] = []
     errors: List[BaseException] = []
-    with backend.make(root) as tree:
-        start = tree.paths()
-        done = threading.Event()
+    done = threading.Event()
 
-        def mutate() -> None:
+    def mutate() -> None:
+        try:
+            for k in range(steps):
+                if k == flood_at:  # twice the queue: the reader runs alongside
+                    mutator.flood(2 * backend.queue_limit())
+                mutator.step()
+                if mutator.rng.random() < 0.2:
+                    time.sleep(0.0005)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    try:
+        with backend.make(root) as tree:
+            start = tree.paths()
+            thread = threading.Thread(target=mutate)
+            thread.start()
             try:
-                for k in range(steps):
-                    if k == flood_at:  # twice the queue: the reader runs alongside
-                        mutator.flood(2 * backend.queue_limit())
-                    mutator.step()
-                    if mutator.rng.random() < 0.2:
-                        time.sleep(0.0005)
-            except BaseException as exc:  # pragma: no cover - reported below
-                errors.append(exc)
+                while not done.is_set():
+                    ev = tree.wait(0.001)
+                    if ev is not None:
+                        events.append(ev)
             finally:
-                done.set()
-
-        thread = threading.Thread(target=mutate)
-        thread.start()
-        while not done.is_set():
-            ev = tree.wait(0.001)
-            if ev is not None:
-                events.append(ev)
-        thread.join(30)
-        assert not errors, errors
-        read_ready(tree, events)
-        # the reader runs alongside the flood: it may keep up, or not
-        problems = check(backend, tree, root, start, events, mutator, flood_at is not None, False)
+                thread.join(30)
+            assert not errors, errors
+            read_ready(tree, events)
+            # the reader runs alongside the flood: it may keep up, or not
+            flooded = flood_at is not None
+            problems = check(backend, tree, root, start, events, mutator, flooded, False)
+    except Exception as exc:
+        problems = raised(exc)
     shutil.rmtree(base)
     return report(seed, mutator, problems, f"{backend.name} threaded") if problems else None
 
