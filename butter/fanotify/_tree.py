@@ -324,6 +324,8 @@ class FanotifyTree(EventLike[PathEvent]):
         # of the object), applied at the end of the batch.
         self._removing: Dict[Tuple[bytes, str], Optional[bytes]] = {}  # -> the object
         self._away: Set[Tuple[bytes, str]] = set()  # ... whose object was renamed away
+        # The renames of the batch, by object: (old dir, old name, new dir, new name).
+        self._moves: Dict[bytes, List[Tuple[Optional[bytes], str, Optional[bytes], str]]] = {}
         self._pending: Dict[bytes, bool] = {}  # node -> report differences, listed at the settle
         self._progress_at = 0.0
         self._progress_last = -1
@@ -667,14 +669,22 @@ class FanotifyTree(EventLike[PathEvent]):
                     descend.append((child, name))
             descend.reverse()
             return descend
+        # Directories gone from here may have been renamed within it: their
+        # removal waits until the new entries are known.
+        gone: Dict[str, bytes] = {}
         for name in [n for n in known if n not in found or found[n] != known[n]]:
             was = known.pop(name)
+            if was and name not in found:
+                gone[name] = was
+                continue
             if was:
                 self._forget(was, k, name)
             if report and base is not None:
                 isdir = IN_ISDIR if was is not None else 0
                 self._emit(out, os.path.join(base, name), IN_DELETE | isdir)
         for name, child in found.items():
+            if k not in nodes:
+                return []  # dropped meanwhile: it was inside a directory gone
             if name in known:
                 if whole and child:
                     descend.append((child, name))
@@ -697,6 +707,9 @@ class FanotifyTree(EventLike[PathEvent]):
             # afresh (its contents reported as creations).
             parent = nodes.get(other.parent) if other.parent is not None else None
             listed = parent is not None and parent.entries.get(other.name) == child
+            if other.parent == k and gone.get(other.name) == child:
+                listed = True  # renamed within this directory
+                del gone[other.name]
             src = self._path(child) if path is not None and listed else None
             if path is not None and src is None:
                 self._drop(child)
@@ -709,6 +722,10 @@ class FanotifyTree(EventLike[PathEvent]):
                     descend.append((child, name))
             else:
                 descend.append((child, name))
+        for name, was in gone.items():
+            self._forget(was, k, name)
+            if report and base is not None:
+                self._emit(out, os.path.join(base, name), IN_DELETE | IN_ISDIR)
         descend.reverse()
         return descend
 
@@ -747,7 +764,8 @@ class FanotifyTree(EventLike[PathEvent]):
         node = self._nodes.get(child)
         if node is None:
             if mnt is None:
-                mnt = self._nodes[parent].mnt
+                owner = self._nodes.get(parent)
+                mnt = owner.mnt if owner is not None else 0
             self._nodes[child] = _Node(parent, name, mnt)
             return True
         old_parent, old_name = node.parent, node.name
@@ -833,6 +851,7 @@ class FanotifyTree(EventLike[PathEvent]):
             self._process(data, out)
         finally:
             try:
+                self._moves.clear()
                 self._apply_removed(out)
                 self._settle(out)
             finally:
@@ -1081,6 +1100,19 @@ class FanotifyTree(EventLike[PathEvent]):
         excluded = self._excluded
         isdir = IN_ISDIR if mask & FAN_ONDIR else 0
         value = child if isdir else None
+        if child is not None:
+            # The kernel merges a rename into an unread identical one (same
+            # names, same object, same process): if the object comes back
+            # where an earlier rename of this batch took it from, that
+            # rename may have happened again since.  Both directories are
+            # then listed at the settle (differences reported).
+            moves = self._moves.setdefault(child, [])
+            for before in moves:
+                if before[0] == new_key and before[1] == new_name:
+                    for where in (before[0], before[2]):
+                        if where is not None and where in nodes:
+                            self._pending[where] = True
+            moves.append((old_key, old_name, new_key, new_name))
         src = dst = None
         if old_key is not None:
             base = self._path(old_key)
