@@ -1093,14 +1093,29 @@ class FanotifyTree(EventLike[PathEvent]):
         new_name: str,
         child: Optional[bytes],
         out: List[PathEvent],
+        replay: bool = False,
     ) -> None:
         """``FAN_RENAME``: *old_name* of *old_key* became *new_name* of
-        *new_key* (either directory may be outside the roots: None)."""
+        *new_key* (either directory may be outside the roots: None).
+        *replay*: a rename the kernel merged into an earlier one, applied
+        again (see below)."""
         nodes = self._nodes
         excluded = self._excluded
         isdir = IN_ISDIR if mask & FAN_ONDIR else 0
         value = child if isdir else None
-        if child is not None:
+        if not replay and isdir and new_key is not None and new_key in nodes:
+            # A directory in the way (a rename never replaces a directory
+            # that is not empty, nor one the events say was moved away): if
+            # a rename of this batch took it from here before, the kernel
+            # merged a repeat of that rename into it, which happened before
+            # this one: applied now.
+            occupant = nodes[new_key].entries.get(new_name)
+            if occupant and occupant != child:
+                for before in self._moves.get(occupant, ()):
+                    if before[0] == new_key and before[1] == new_name:
+                        self._rename(mask, *before, occupant, out, replay=True)
+                        break
+        if child is not None and not replay:
             # The kernel merges a rename into an unread identical one (same
             # names, same object, same process): if the object comes back
             # where an earlier rename of this batch took it from, that
