@@ -150,6 +150,59 @@ def tour_fanotify() -> None:
                     _say(f"  python({event.pid}): {mask_to_types(event.mask):<3} {event.filename}")
 
 
+def tour_watch() -> None:
+    import tempfile
+
+    _say("watch: one call picks the best recursive watcher this process may use")
+    with tempfile.TemporaryDirectory() as top:
+        if os.geteuid() != 0:
+            _watch_demo(top)  # inotify: fanotify filesystem marks need root
+            return
+        # As root: fanotify marks the whole filesystem, so the demo runs in a
+        # child with a private mount namespace and a fresh tmpfs of its own.
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                from . import clone, system
+
+                clone.unshare(clone.CLONE_NEWNS)
+                system.mount(None, "/", None, system.MS_REC | system.MS_PRIVATE)
+                system.mount("tmpfs", top, "tmpfs", 0, "mode=0700")
+                _watch_demo(top)
+                code = 0
+            except BaseException as exc:
+                _say(f"  !! {type(exc).__name__}: {exc}")
+            finally:
+                sys.stdout.flush()
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if status:
+            raise RuntimeError(f"the demo's child process failed ({status:#x})")
+
+
+def _watch_demo(top: str) -> None:
+    from .inotify import IN_CREATE, IN_MOVE
+    from .watch import watch_tree
+
+    def rel(path: str) -> str:
+        return os.path.relpath(path, top)
+
+    with watch_tree(top, IN_CREATE | IN_MOVE) as tree:
+        _say(f"  watch_tree() chose {tree.backend} ({type(tree).__name__})")
+        os.makedirs(os.path.join(top, "a", "b", "c"))
+        with open(os.path.join(top, "a", "b", "c", "deep.txt"), "w") as f:
+            f.write("made at once")
+        os.rename(os.path.join(top, "a"), os.path.join(top, "z"))
+        for event in iter(lambda: tree.wait(timeout=0.2), None):
+            if event.rename_event:
+                _say(f"  renamed {rel(event.src_path or '?')} -> {rel(event.path)}")
+            else:
+                _say(f"  created {rel(event.path)}")
+        _say(f"  the tree it believes in: {sorted(map(rel, tree.paths()))}")
+
+
 def tour_aio() -> None:
     import tempfile
 
@@ -238,6 +291,7 @@ TOURS = [
     tour_asyncio,
     tour_inotify,
     tour_fanotify,
+    tour_watch,
     tour_aio,
     tour_seccomp,
     tour_memfd_pidfd,

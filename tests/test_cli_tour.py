@@ -25,6 +25,7 @@ HEADINGS = {
     "asyncio": "asyncio:",
     "inotify": "inotify:",
     "fanotify": "fanotify:",
+    "watch": "watch:",
     "aio": "aio:",
     "seccomp": "seccomp:",
     "memfd-pidfd": "memfd and pidfd:",
