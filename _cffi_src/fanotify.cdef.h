@@ -132,5 +132,14 @@ int butter_fanotify_pending(int fd);
 int butter_open_by_handle_at(int mount_fd, int handle_type,
                              const unsigned char *f_handle,
                              unsigned int handle_bytes, int flags);
+/* name_to_handle_at(2): fills *handle_type, f_handle (MAX_HANDLE_SZ bytes
+   room), *handle_bytes and *mount_id; -1 with errno set. */
+int butter_name_to_handle_at(int dirfd, const char *path, int flags,
+                             int *mount_id, int *handle_type,
+                             unsigned char *f_handle, unsigned int *handle_bytes);
+#define BUTTER_MAX_HANDLE_SZ ...
+#define AT_HANDLE_FID ...
+#define AT_EMPTY_PATH ...
+#define AT_SYMLINK_FOLLOW ...
 /* fstatfs(2)'s f_fsid as BUTTER_FAN_FSID_WORDS ints (the fsid of FID records). */
 int butter_fstatfs_fsid(int fd, int *out);

@@ -174,6 +174,29 @@ static int butter_open_by_handle_at(int mount_fd, int handle_type,
     return open_by_handle_at(mount_fd, fh, flags);
 }
 
+#define BUTTER_MAX_HANDLE_SZ MAX_HANDLE_SZ
+#ifndef AT_HANDLE_FID
+#define AT_HANDLE_FID 0x200                /* 6.5 */
+#endif
+
+static int butter_name_to_handle_at(int dirfd, const char *path, int flags,
+                                    int *mount_id, int *handle_type,
+                                    unsigned char *f_handle,
+                                    unsigned int *handle_bytes)
+{
+    union {
+        struct file_handle fh;
+        unsigned char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+    } u;
+    u.fh.handle_bytes = MAX_HANDLE_SZ;
+    if (name_to_handle_at(dirfd, path, &u.fh, mount_id, flags) < 0)
+        return -1;
+    *handle_type = u.fh.handle_type;
+    *handle_bytes = u.fh.handle_bytes;
+    memcpy(f_handle, u.fh.f_handle, u.fh.handle_bytes);
+    return 0;
+}
+
 _Static_assert(sizeof(((struct statfs *)0)->f_fsid)
                == sizeof(((struct fanotify_event_info_fid *)0)->fsid),
                "statfs and fanotify fsid sizes differ");

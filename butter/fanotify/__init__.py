@@ -33,7 +33,14 @@ from __future__ import annotations
 from .._public import publish
 from . import _constants
 from ._constants import *  # noqa: F403 - the FAN_* constants and mask_names
-from ._core import Fanotify, fanotify_init, fanotify_mark, fsid, open_by_handle_at
+from ._core import (
+    Fanotify,
+    fanotify_init,
+    fanotify_mark,
+    fsid,
+    name_to_handle_at,
+    open_by_handle_at,
+)
 from ._records import (
     ErrorInfo,
     FanotifyEvent,
@@ -44,6 +51,7 @@ from ._records import (
     RawInfo,
     str_to_events,
 )
+from ._tree import FanotifyTree
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # for type checkers: the path argument type, from its one home
@@ -53,6 +61,7 @@ __all__ = [
     "ErrorInfo",
     "Fanotify",
     "FanotifyEvent",
+    "FanotifyTree",
     "FidInfo",
     "MntInfo",
     "PidfdInfo",
@@ -61,6 +70,7 @@ __all__ = [
     "fanotify_init",
     "fanotify_mark",
     "fsid",
+    "name_to_handle_at",
     "open_by_handle_at",
     "str_to_events",
 ]

@@ -13,7 +13,10 @@ if TYPE_CHECKING:
     from typing import List
 
 __all__ = [
+    "AT_EMPTY_PATH",
     "AT_FDCWD",
+    "AT_HANDLE_FID",
+    "AT_SYMLINK_FOLLOW",
     "FANOTIFY_METADATA_VERSION",
     "FAN_ACCESS",
     "FAN_ACCESS_PERM",
@@ -205,6 +208,9 @@ FAN_NOPIDFD: int = lib.FAN_NOPIDFD  # the event has no pidfd
 FAN_EPIDFD: int = lib.FAN_EPIDFD  # the pidfd could not be created
 
 AT_FDCWD: int = lib.AT_FDCWD  # dfd: paths relative to the current directory
+AT_EMPTY_PATH: int = lib.AT_EMPTY_PATH  # name_to_handle_at: the handle of dirfd itself
+AT_SYMLINK_FOLLOW: int = lib.AT_SYMLINK_FOLLOW  # name_to_handle_at: follow a final symlink
+AT_HANDLE_FID: int = lib.AT_HANDLE_FID  # name_to_handle_at: a handle to compare, not open (6.5)
 
 _O_CLOEXEC: int = lib.O_CLOEXEC
 _O_RDONLY: int = lib.O_RDONLY

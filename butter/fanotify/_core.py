@@ -149,6 +149,32 @@ def open_by_handle_at(
         retry_or_raise()
 
 
+def name_to_handle_at(dirfd: FdArg, path: PathArg, flags: int = 0) -> Tuple[int, int, bytes]:
+    """The file handle of *path* (``name_to_handle_at(2)``): return
+    ``(mount_id, handle_type, handle)``.
+
+    *path* is relative to *dirfd* (``AT_FDCWD``: the working directory);
+    *flags*: ``AT_SYMLINK_FOLLOW``, ``AT_EMPTY_PATH`` (the handle of
+    *dirfd* itself, with ``path=""``), ``AT_HANDLE_FID`` (6.5: a handle
+    meant for comparison, as fanotify reports, that need not be openable).
+    ``handle_type`` and ``handle`` are what a :class:`FidInfo` of the same
+    object holds (``FidInfo.handle_type``, ``FidInfo.handle``), so a handle
+    read from an event can be compared with this one; ``mount_id`` is the
+    id in ``/proc/self/mountinfo``.  A filesystem that cannot make handles
+    raises ``EOPNOTSUPP``.
+    """
+    flags = to_flags("flags", flags, ctype="int")
+    c_dfd = _dfd_arg(dirfd)
+    c_path = path_bytes(path)
+    mount_id = ffi.new("int *")
+    handle_type = ffi.new("int *")
+    size = ffi.new("unsigned int *")
+    buf = ffi.new("unsigned char[]", lib.BUTTER_MAX_HANDLE_SZ)
+    while lib.butter_name_to_handle_at(c_dfd, c_path, flags, mount_id, handle_type, buf, size) < 0:
+        retry_or_raise(path)
+    return mount_id[0], handle_type[0], ffi.buffer(buf, size[0])[:]
+
+
 # -- the event-like object --------------------------------------------------------
 _REPORT_INFO = (
     FAN_REPORT_FID | FAN_REPORT_DIR_FID | FAN_REPORT_NAME | FAN_REPORT_TARGET_FID

@@ -1,0 +1,886 @@
+"""Recursive watching with one fanotify mark (exported by butter.fanotify).
+
+:class:`FanotifyTree` watches directory trees like
+:class:`butter.inotify.InotifyTree` (same interface, same
+:class:`~butter.inotify.PathEvent` events, same rules), with one
+``FAN_MARK_FILESYSTEM`` mark per filesystem instead of one inotify watch
+per directory.  The kernel then reports, for every directory of the
+filesystem, each event with the *file handle* of the directory and the
+entry name (``FAN_REPORT_DFID_NAME``), plus the handle of the entry itself
+(``FAN_REPORT_TARGET_FID``), and renames as one event with both names
+(``FAN_RENAME``).
+
+How the bookkeeping works:
+
+* Directories are *nodes* keyed by their handle (the raw ``fsid`` +
+  ``struct file_handle`` bytes as the kernel reports them, so an event's
+  directory is found with one dict lookup on a slice of the read buffer,
+  before anything else is decoded): each node knows its parent node and
+  its name, and its entries ``{name: handle of a directory, or None for
+  anything else}``.  A path is built by walking up to a root (and cached
+  until a directory is renamed or removed); a rename moves one node.
+* Events whose directory is not a node are outside the roots (the mark
+  covers the whole filesystem) and are dropped.  That needs no lookup:
+  every directory inside the roots became a node when it was listed or
+  when its ``FAN_CREATE``/``FAN_RENAME`` event (which carries its handle)
+  was read, and the kernel queues that event before any event inside it.
+* Events are older than the filesystem: handling them only updates the
+  bookkeeping, idempotently (a creation already listed, the deletion of a
+  name never seen are no-ops).  Listings (of a new root, of a directory
+  moved in, after an overflow) open directories by handle
+  (``open_by_handle_at(2)``), so they list the directory the handle names
+  wherever it is now, and happen after the whole batch is applied
+  (:meth:`FanotifyTree._settle`).
+* The kernel *merges* an event into an unread one with the same
+  directory, name, entry and process (``mkdir d; rmdir d`` reads as one
+  ``FAN_CREATE|FAN_DELETE|FAN_ONDIR``), at the place of the older one.  A
+  merged event is split in the order the operations must have happened,
+  and if it both adds and removes a name its directory is listed again at
+  the settle (differences reported as ``IN_CREATE``/``IN_DELETE``), since
+  the events in between may be out of order.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+import time
+
+from .._args import PathArg
+from .._fd import EventLike
+from .._lowlevel import lib
+from ..inotify._constants import (
+    IN_ACCESS,
+    IN_ALL_EVENTS,
+    IN_CLOSE_NOWRITE,
+    IN_CREATE,
+    IN_DELETE,
+    IN_DELETE_SELF,
+    IN_IGNORED,
+    IN_ISDIR,
+    IN_MOVE_SELF,
+    IN_MOVED_FROM,
+    IN_MOVED_TO,
+    IN_OPEN,
+    IN_Q_OVERFLOW,
+)
+from ..inotify._core import PathEvent
+from ..inotify._tree import _check_events, _check_exclude, _check_progress, _root_path
+from ._constants import (
+    _O_RDONLY,
+    FAN_CLASS_NOTIF,
+    FAN_CREATE,
+    FAN_DELETE,
+    FAN_DELETE_SELF,
+    FAN_MARK_ADD,
+    FAN_MARK_FILESYSTEM,
+    FAN_MARK_MOUNT,
+    FAN_MOVE_SELF,
+    FAN_ONDIR,
+    FAN_Q_OVERFLOW,
+    FAN_RENAME,
+    FAN_REPORT_DFID_NAME,
+    FAN_REPORT_FID,
+    FAN_REPORT_TARGET_FID,
+    FAN_UNLIMITED_QUEUE,
+)
+from ._core import fanotify_init, fanotify_mark, name_to_handle_at
+from ._records import _FILE_HANDLE, _FSID, _FSID_OFF, _FSID_SIZE, _HANDLE_OFF, _HDR, _META
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Dict, List, Optional, Set, Tuple
+
+    from ..inotify._tree import ExcludeArg
+
+    Key = bytes  # fsid + struct file_handle, as the kernel reports them
+
+__all__ = ["FanotifyTree"]
+
+_M = lib
+_INIT_FLAGS = FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_REPORT_FID | FAN_REPORT_TARGET_FID
+# What the tree needs whatever *events* asks for.
+_TRACK = FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_DELETE_SELF | FAN_MOVE_SELF | FAN_ONDIR
+_DIR_READ = IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE  # listings cause these
+# The IN_* bits with a FAN_* bit of the same value (IN_MOVED_FROM/TO come from FAN_RENAME).
+_SHARED = IN_ALL_EVENTS & ~(IN_MOVED_FROM | IN_MOVED_TO)
+_APPEAR = FAN_CREATE | _M.FAN_MOVED_TO
+_VANISH = FAN_DELETE | _M.FAN_MOVED_FROM
+_NAME_EVENTS = _APPEAR | _VANISH
+
+_FID = _M.FAN_EVENT_INFO_TYPE_FID
+_DFID_NAME = _M.FAN_EVENT_INFO_TYPE_DFID_NAME
+_OLD_DFID_NAME = _M.FAN_EVENT_INFO_TYPE_OLD_DFID_NAME
+_NEW_DFID_NAME = _M.FAN_EVENT_INFO_TYPE_NEW_DFID_NAME
+_DFID = _M.FAN_EVENT_INFO_TYPE_DFID
+
+_META_SIZE = _META.size
+_HDR_SIZE = _HDR.size
+_FH_SIZE = _FILE_HANDLE.size
+_meta_unpack = _META.unpack_from
+_hdr_unpack = _HDR.unpack_from
+_fh_unpack = _FILE_HANDLE.unpack_from
+if _FSID_OFF + _FSID_SIZE != _HANDLE_OFF:  # pragma: no cover - a new ABI
+    raise ImportError("butter.fanotify: padding between fsid and handle")
+_U32 = struct.Struct("=I")
+
+_GONE = (errno.ESTALE, errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_MAX_READ = 4 * 1024 * 1024
+_MIN_READ = 64 * 1024
+_pending = lib.butter_fanotify_pending
+
+
+def _key(fsid: bytes, handle_type: int, handle: bytes) -> bytes:
+    """The node key of a handle, laid out as the kernel reports it."""
+    return fsid + _FILE_HANDLE.pack(len(handle), handle_type) + handle
+
+
+def _fsid_bytes(fd: int) -> bytes:
+    from ._core import fsid
+
+    return _FSID.pack(*fsid(fd))
+
+
+def _fs_type(path: str) -> str:
+    """The filesystem type of *path* (from ``/proc/self/mountinfo``)."""
+    try:
+        dev = os.stat(path).st_dev
+        want = f"{os.major(dev)}:{os.minor(dev)}"
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 2 and fields[2] == want and " - " in line:
+                    return line.split(" - ", 1)[1].split()[0]
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _no_handles(exc: OSError, path: str) -> OSError:
+    return OSError(
+        exc.errno,
+        f"{os.strerror(exc.errno or 0)}: FanotifyTree needs a filesystem that gives "
+        f"file handles, and {path!r} is on a {_fs_type(path)!r} filesystem that does not "
+        "(use butter.inotify.InotifyTree, or butter.watch.watch_tree to choose)",
+        path,
+    )
+
+
+class _Node:
+    """A directory: where it is (parent node, name; a root has its path)
+    and what is in it."""
+
+    __slots__ = ("entries", "name", "parent", "root")
+
+    def __init__(self, parent: Optional[bytes], name: str, root: Optional[str] = None) -> None:
+        self.parent = parent
+        self.name = name
+        self.root = root
+        self.entries: Dict[str, Optional[bytes]] = {}  # name -> key (directories) or None
+
+
+class FanotifyTree(EventLike[PathEvent]):
+    """Watch directory trees with one fanotify mark per filesystem.
+
+    ``FanotifyTree(path)`` watches *path* and every directory below it;
+    :meth:`watch` adds more roots.  The interface, the events
+    (:class:`~butter.inotify.PathEvent`, with ``IN_*`` masks: the ``FAN_*``
+    and ``IN_*`` values agree) and the rules are those of
+    :class:`~butter.inotify.InotifyTree`: :meth:`paths` is the real tree
+    once the events are read, renames are one event (``IN_MOVED_FROM |
+    IN_MOVED_TO``, ``src_path`` the old path; moved out of the roots:
+    ``IN_MOVED_FROM`` alone, moved in: ``IN_MOVED_TO`` alone, a directory's
+    contents then listed without events), an overflow is reported as one
+    ``IN_Q_OVERFLOW`` event (path: the first root) followed by the
+    differences a full rescan finds, as ``IN_CREATE``/``IN_DELETE``, and
+    *exclude*, *progress* and threads behave the same.
+
+    What differs, and why it may be worth it:
+
+    * **No watch limit, no per-directory cost**: one
+      ``FAN_MARK_FILESYSTEM`` mark covers every directory of the filesystem
+      (``fs.inotify.max_user_watches`` does not apply), and the initial
+      scan only lists the tree.
+    * **No window after mkdir**: a new directory's events are reported from
+      the first one (with inotify, entries created in a brand-new directory
+      before its watch lands are found by listing it).
+    * Events elsewhere on the same filesystem are read and dropped (one
+      dict lookup each): a busy filesystem costs reads.
+    * The kernel merges an unread event with a newer one about the same
+      entry by the same process (``mkdir d; rmdir d`` reads as one
+      event): the merged event is reported as its parts, in the order they
+      must have happened, and events of a directory created and removed
+      before the read may not be reported (only it is).
+    * Directory reads (``IN_OPEN``, ``IN_ACCESS``, ``IN_CLOSE_NOWRITE`` with
+      ``IN_ISDIR``) are not reported, as with InotifyTree; ``IN_UNMOUNT``
+      is never reported.  A directory's own events (``IN_ATTRIB`` of a
+      ``chmod``) are reported once, with its path.
+
+    Needs ``CAP_SYS_ADMIN`` (``PermissionError`` without it: use
+    :class:`~butter.inotify.InotifyTree`, or
+    :func:`butter.watch.watch_tree`, which chooses), Linux 5.17
+    (``FAN_REPORT_TARGET_FID``, ``FAN_RENAME``) and a filesystem that gives
+    file handles (``OSError`` naming the filesystem otherwise; ext4, xfs,
+    btrfs, tmpfs do).
+
+    *mark*: ``"filesystem"`` (``FAN_MARK_FILESYSTEM``) or ``"mount"``
+    (``FAN_MARK_MOUNT``: only the mount of each root; the kernel refuses
+    create/delete/rename events on mount marks up to at least 6.18, so this
+    raises ``ValueError`` there).  *unlimited_queue*: ``FAN_UNLIMITED_QUEUE``
+    (the kernel queue, 16384 events by default, grows without bound: no
+    overflow, but a reader that falls behind costs kernel memory).
+    *exclude*, *progress*: as for InotifyTree.
+    """
+
+    #: Which kernel interface watches (``"fanotify"``; InotifyTree's is ``"inotify"``).
+    backend = "fanotify"
+
+    def __init__(
+        self,
+        path: Optional[PathArg] = None,
+        events: int = IN_ALL_EVENTS,
+        *,
+        mark: str = "filesystem",
+        unlimited_queue: bool = False,
+        exclude: Optional[ExcludeArg] = None,
+        progress: Optional[Callable[[int], object]] = None,
+    ) -> None:
+        events = _check_events(events)
+        if mark not in ("filesystem", "mount"):
+            if not isinstance(mark, str):
+                raise TypeError(f"mark must be a str, not {type(mark).__name__!r}")
+            raise ValueError(f"mark must be 'filesystem' or 'mount', not {mark!r}")
+        if not isinstance(unlimited_queue, int):
+            raise TypeError(
+                f"unlimited_queue must be a bool, not {type(unlimited_queue).__name__!r}"
+            )
+        self._excluded = _check_exclude(exclude)
+        self._progress = _check_progress(progress)
+        root = None if path is None else _root_path(path)
+        flags = _INIT_FLAGS | (FAN_UNLIMITED_QUEUE if unlimited_queue else 0)
+        try:
+            fd = fanotify_init(flags, _O_RDONLY)
+        except PermissionError as exc:
+            raise PermissionError(
+                exc.errno,
+                "FanotifyTree needs CAP_SYS_ADMIN (run as root), as every fanotify mark on "
+                "a filesystem does: use butter.inotify.InotifyTree, or "
+                "butter.watch.watch_tree, which picks what works",
+            ) from None
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:
+                raise OSError(
+                    exc.errno,
+                    "FanotifyTree needs Linux 5.17 or later (FAN_REPORT_TARGET_FID, "
+                    "FAN_RENAME): use butter.inotify.InotifyTree",
+                ) from None
+            raise
+        super().__init__(fd)
+        self._mark_flag = FAN_MARK_FILESYSTEM if mark == "filesystem" else FAN_MARK_MOUNT
+        self._markname = mark
+        self._unlimited = bool(unlimited_queue)
+        self._events = events | IN_Q_OVERFLOW | IN_IGNORED
+        self._fan_mask = (events & _SHARED & ~_M.FAN_OPEN_EXEC) | _TRACK
+        self._roots: List[str] = []
+        self._root_keys: Dict[str, bytes] = {}
+        self._nodes: Dict[bytes, _Node] = {}
+        self._paths: Dict[bytes, str] = {}  # path cache, cleared when a directory moves
+        self._mounts: Dict[bytes, int] = {}  # fsid -> an fd for open_by_handle_at
+        self._marked: Set[Tuple[int, int]] = set()  # (st_dev, mount id) marked
+        self._pending: Dict[bytes, bool] = {}  # node -> report differences, listed at the settle
+        self._progress_at = 0.0
+        self._listed = 0  # directories listed in the current whole-tree scan
+        if root is not None:
+            try:
+                self._watch_root(root)
+            except BaseException:
+                self.close()
+                raise
+
+    # -- public -----------------------------------------------------------
+    def watch(self, path: PathArg) -> None:
+        """Add the directory *path* and its subtree (see
+        :meth:`butter.inotify.InotifyTree.watch`)."""
+        root = _root_path(path)
+        with self._lock:
+            self.fileno()
+            self._watch_root(root)
+
+    def paths(self) -> Set[str]:
+        """Every path below the roots that the watcher believes exists
+        (what ``os.walk`` would list, roots excluded)."""
+        with self._lock:
+            out: Set[str] = set()
+            for key, node in self._nodes.items():
+                if node.entries:
+                    base = self._path(key)
+                    if base is None:
+                        continue
+                    out.update(os.path.join(base, name) for name in node.entries)
+            return out
+
+    @property
+    def roots(self) -> List[str]:
+        """The watched roots, as absolute paths."""
+        return list(self._roots)
+
+    @property
+    def mark(self) -> str:
+        """``"filesystem"`` or ``"mount"``: the kind of mark placed."""
+        return self._markname
+
+    def close(self) -> None:
+        """Close the fanotify group and the fds kept to open handles.
+        Calling it again does nothing."""
+        mounts, self._mounts = getattr(self, "_mounts", {}), {}
+        for fd in mounts.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        super().close()
+
+    def _owns(self) -> bool:
+        return self._fd >= 0 or bool(getattr(self, "_mounts", None))
+
+    def _repr_info(self) -> str:
+        return f"roots={list(self._roots)!r} dirs={len(self._nodes)}"
+
+    # -- roots and marks -------------------------------------------------------
+    def _watch_root(self, root: str) -> None:
+        fd = os.open(root, _O_DIR)  # FileNotFoundError, NotADirectoryError...
+        try:
+            try:
+                mount_id, htype, handle = name_to_handle_at(fd, "", _M.AT_EMPTY_PATH)
+            except OSError as exc:
+                if exc.errno in (errno.EOPNOTSUPP, errno.ENOSYS):
+                    raise _no_handles(exc, root) from None
+                raise
+            fsid = _fsid_bytes(fd)
+            key = _key(fsid, htype, handle)
+            st = os.fstat(fd)
+            where = (st.st_dev, mount_id if self._mark_flag == FAN_MARK_MOUNT else 0)
+            if where not in self._marked:
+                self._mark(root)
+                self._marked.add(where)
+            if fsid not in self._mounts:
+                self._mounts[fsid] = fd
+                fd = -1
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        if root in self._roots:
+            return
+        self._roots.append(root)
+        self._root_keys[root] = key
+        node = self._nodes.get(key)
+        if node is None:
+            self._nodes[key] = _Node(None, "", root)
+        else:
+            node.root = root  # a directory already watched: it is a root too
+        self._paths.clear()
+        self._listed = 0
+        self._progress_at = 0.0
+        self._scan(key, report=False, out=[], whole=True)
+
+    def _mark(self, root: str) -> None:
+        try:
+            fanotify_mark(self._fd, root, self._fan_mask, FAN_MARK_ADD | self._mark_flag)
+        except OSError as exc:
+            if exc.errno in (errno.EXDEV, errno.EOPNOTSUPP, errno.ENODEV):
+                raise _no_handles(exc, root) from None
+            if exc.errno == errno.EINVAL and self._mark_flag == FAN_MARK_MOUNT:
+                raise ValueError(
+                    "mark='mount': this kernel refuses directory entry events (create, "
+                    "delete, rename) on mount marks, which FanotifyTree needs: use "
+                    "mark='filesystem'"
+                ) from None
+            raise
+
+    # -- paths -----------------------------------------------------------------
+    def _path(self, key: bytes) -> Optional[str]:
+        """The path of node *key*, or None if it is not below a root."""
+        cache = self._paths
+        path = cache.get(key)
+        if path is not None:
+            return path
+        nodes = self._nodes
+        names: List[str] = []
+        k: Optional[bytes] = key
+        seen = 0
+        while k is not None:
+            node = nodes.get(k)
+            if node is None:
+                return None
+            if node.root is not None:
+                path = node.root
+                break
+            cached = cache.get(k)
+            if cached is not None:
+                path = cached
+                break
+            names.append(node.name)
+            k = node.parent
+            seen += 1
+            if seen > len(nodes):  # a loop: never true of a real tree
+                return None
+        if path is None:
+            return None
+        for name in reversed(names):
+            path = os.path.join(path, name)
+        cache[key] = path
+        return path
+
+    # -- listing ---------------------------------------------------------------
+    def _open(self, key: bytes) -> int:
+        """An fd of the directory *key* (-1 if it is gone)."""
+        node = self._nodes[key]
+        fsid = key[:_FSID_SIZE]
+        mfd = self._mounts.get(fsid)
+        if mfd is None:
+            return -1
+        nbytes, htype = _fh_unpack(key, _FSID_SIZE)
+        handle = key[_FSID_SIZE + _FH_SIZE :]
+        while True:
+            fd: int = lib.butter_open_by_handle_at(mfd, htype, handle, nbytes, _O_DIR)
+            if fd >= 0:
+                return fd
+            err = _errno()
+            if err == errno.EINTR:
+                continue
+            if err in _GONE:
+                return -1
+            path = node.root or self._path(key)
+            raise OSError(err, os.strerror(err), path)
+
+    def _scan(self, key: bytes, report: bool, out: List[PathEvent], whole: bool) -> None:
+        """List directory *key* and the new directories found in it (all
+        of them if *whole*), reporting differences if *report*."""
+        todo = [key]
+        nodes = self._nodes
+        excluded = self._excluded
+        while todo:
+            k = todo.pop()
+            node = nodes.get(k)
+            if node is None:
+                continue
+            fd = self._open(k)
+            if fd < 0:
+                if node.root is None:
+                    self._vanished(k, report, out)
+                continue
+            try:
+                base = self._path(k) if (excluded is not None or report) else None
+                found: Dict[str, Optional[bytes]] = {}
+                fsid = k[:_FSID_SIZE]
+                with os.scandir(fd) as it:
+                    for entry in it:
+                        name = entry.name
+                        if excluded is not None and base is not None and excluded(base, name):
+                            continue
+                        if entry.is_dir(follow_symlinks=False):
+                            try:
+                                _, htype, handle = name_to_handle_at(fd, name)
+                            except OSError as exc:
+                                if exc.errno in _GONE:
+                                    continue
+                                raise
+                            found[name] = _key(fsid, htype, handle)
+                        else:
+                            found[name] = None
+            except OSError as exc:
+                if exc.errno in _GONE:
+                    continue
+                raise
+            finally:
+                os.close(fd)
+            self._listed += 1
+            if self._progress is not None and whole:
+                self._report_progress()
+            known = node.entries
+            for name in [n for n in known if n not in found or found[n] != known[n]]:
+                was = known.pop(name)
+                if was is not None:
+                    self._forget(was, k, name)
+                if report and base is not None:
+                    self._emit(out, os.path.join(base, name), IN_DELETE | (IN_ISDIR if was else 0))
+            for name, child in found.items():
+                if name in known:
+                    if whole and child is not None:
+                        todo.append(child)
+                    continue
+                known[name] = child
+                if report and base is not None:
+                    self._emit(
+                        out, os.path.join(base, name), IN_CREATE | (IN_ISDIR if child else 0)
+                    )
+                if child is not None:
+                    self._adopt(child, k, name)
+                    todo.append(child)
+        if whole and self._progress is not None:
+            self._progress(self._listed)
+
+    def _report_progress(self) -> None:
+        now = time.monotonic()
+        if now >= self._progress_at:
+            self._progress_at = now + 0.1
+            assert self._progress is not None
+            self._progress(self._listed)
+
+    # -- the node model -----------------------------------------------------------
+    def _adopt(self, child: bytes, parent: bytes, name: str) -> bool:
+        """Make node *child* the entry *name* of *parent*.  True if the
+        node is new (its contents are unknown)."""
+        node = self._nodes.get(child)
+        if node is None:
+            self._nodes[child] = _Node(parent, name)
+            return True
+        old_parent, old_name = node.parent, node.name
+        if (
+            node.root is None
+            and old_parent is not None
+            and (old_parent, old_name) != (parent, name)
+        ):
+            # Known elsewhere: that entry is stale.
+            other = self._nodes.get(old_parent)
+            if other is not None and other.entries.get(old_name) == child:
+                del other.entries[old_name]
+        node.parent = parent
+        node.name = name
+        self._paths.clear()
+        return False
+
+    def _forget(self, key: bytes, parent: bytes, name: str) -> None:
+        """Drop node *key* (removed as *parent*'s entry *name*) and its
+        subtree, unless it already lives elsewhere."""
+        node = self._nodes.get(key)
+        if node is None or node.root is not None:
+            return
+        if (node.parent, node.name) != (parent, name):
+            return  # moved on: that entry was stale
+        todo = [key]
+        while todo:
+            k = todo.pop()
+            n = self._nodes.pop(k, None)
+            self._pending.pop(k, None)
+            if n is None:
+                continue
+            for child in n.entries.values():
+                if child is not None:
+                    c = self._nodes.get(child)
+                    if c is not None and c.parent == k and c.root is None:
+                        todo.append(child)
+        self._paths.clear()
+
+    def _vanished(self, key: bytes, report: bool, out: List[PathEvent]) -> None:
+        """Directory *key* no longer exists: remove its entry."""
+        node = self._nodes.get(key)
+        if node is None or node.parent is None:
+            return
+        parent = self._nodes.get(node.parent)
+        path = self._path(key)
+        if parent is not None and parent.entries.get(node.name) == key:
+            del parent.entries[node.name]
+            if report and path is not None:
+                self._emit(out, path, IN_DELETE | IN_ISDIR)
+        self._forget(key, node.parent, node.name)
+
+    def _emit(self, out: List[PathEvent], path: str, mask: int, src: Optional[str] = None) -> None:
+        if mask & self._events and not (mask & IN_ISDIR and mask & _DIR_READ):
+            out.append(PathEvent(path, mask, src))
+
+    # -- reading ---------------------------------------------------------------------
+    def _read_from_kernel(self) -> List[PathEvent]:
+        # Called with the read lock held (EventLike's R1).
+        fd = self._fd
+        if fd < 0:
+            raise self._closed_error()
+        size = _pending(fd)
+        size = _MIN_READ if size < _MIN_READ else _MAX_READ if size > _MAX_READ else size
+        data = os.read(fd, size)
+        out: List[PathEvent] = []
+        try:
+            self._process(data, out)
+        finally:
+            self._settle(out)
+        return out
+
+    def _settle(self, out: List[PathEvent]) -> None:
+        """List what the batch queued (directories moved in, merged events)."""
+        while self._pending and self._fd >= 0:
+            key, report = self._pending.popitem()
+            node = self._nodes.get(key)
+            if node is None:
+                continue
+            if report:
+                self._scan(key, True, out, whole=False)
+            else:
+                self._scan(key, False, out, whole=True)
+
+    def _process(self, data: bytes, out: List[PathEvent]) -> None:
+        """Apply the events in *data*, in order, to the bookkeeping;
+        report into *out*."""
+        nodes = self._nodes
+        pos = 0
+        end = len(data)
+        while pos + _META_SIZE <= end:
+            event_len, _vers, meta_len, mask, _fd, _pid = _meta_unpack(data, pos)
+            if event_len < _META_SIZE or pos + event_len > end:
+                break
+            ev_end = pos + event_len
+            if mask & FAN_Q_OVERFLOW:
+                self._overflow(out)
+                pos = ev_end
+                continue
+            # The info records: (type, key, name) each; the directory looked
+            # up before the name is decoded.
+            dir_key = old_key = new_key = child = None
+            dir_name = old_name = new_name = None
+            p = pos + meta_len
+            relevant = False
+            while p + _HDR_SIZE <= ev_end:
+                info_type, length = _hdr_unpack(data, p)
+                if length < _HDR_SIZE or p + length > ev_end:
+                    break
+                hstart = p + _HANDLE_OFF
+                nbytes = _U32.unpack_from(data, hstart)[0]
+                kend = hstart + _FH_SIZE + nbytes
+                key = data[p + _FSID_OFF : kend]
+                if info_type == _FID:
+                    child = key
+                elif key in nodes:
+                    relevant = True
+                    raw = data[kend : p + length]
+                    nul = raw.find(b"\0")
+                    name = os.fsdecode(raw if nul < 0 else raw[:nul])
+                    if info_type == _DFID_NAME:
+                        dir_key, dir_name = key, name
+                    elif info_type == _OLD_DFID_NAME:
+                        old_key, old_name = key, name
+                    elif info_type == _NEW_DFID_NAME:
+                        new_key, new_name = key, name
+                p += length
+            pos = ev_end
+            if not relevant:
+                continue  # outside the roots (or a file's own event)
+            if mask & FAN_RENAME:
+                self._rename(mask, old_key, old_name, new_key, new_name, child, out)
+            elif dir_key is not None and dir_name is not None:
+                self._entry_event(mask, dir_key, dir_name, child, out)
+
+    def _entry_event(
+        self, mask: int, dkey: bytes, name: str, child: Optional[bytes], out: List[PathEvent]
+    ) -> None:
+        node = self._nodes[dkey]
+        is_dir = bool(mask & FAN_ONDIR)
+        isdir_bit = IN_ISDIR if is_dir else 0
+        if name == ".":  # the directory's own event
+            path = self._path(dkey)
+            if path is None:
+                return
+            if node.root is not None:
+                self._root_event(dkey, node, mask, out)
+            else:
+                self._emit(
+                    out, path, (mask & _SHARED & ~(IN_DELETE_SELF | IN_MOVE_SELF)) | IN_ISDIR
+                )
+            return
+        excluded = self._excluded
+        base = self._path(dkey)
+        if base is None:
+            return
+        if excluded is not None and excluded(base, name):
+            return
+        path = os.path.join(base, name)
+        entries = node.entries
+        content = mask & _SHARED & ~_NAME_EVENTS & ~(IN_DELETE_SELF | IN_MOVE_SELF)
+        appear = mask & _APPEAR
+        vanish = mask & _VANISH
+        if not (appear or vanish):
+            if content:
+                self._emit(out, path, content | isdir_bit)
+            return
+        known = name in entries
+        if appear and vanish:
+            # Merged by the kernel: which came first?  If the name is known
+            # as this entry, it went and came back; else it came and went.
+            # The events in between may be out of order: list the directory.
+            self._pending[dkey] = True
+            if known and entries[name] == (child if is_dir else None):
+                self._vanish(dkey, node, name, path, vanish, isdir_bit, out)
+                if content:
+                    self._emit(out, path, content | isdir_bit)
+                self._appear(dkey, node, name, path, child, is_dir, appear, out)
+            else:
+                self._appear(dkey, node, name, path, child, is_dir, appear, out)
+                if content:
+                    self._emit(out, path, content | isdir_bit)
+                self._vanish(dkey, node, name, path, vanish, isdir_bit, out)
+        elif appear:
+            self._appear(dkey, node, name, path, child, is_dir, appear, out)
+            if content:
+                self._emit(out, path, content | isdir_bit)
+        else:
+            if content:
+                self._emit(out, path, content | isdir_bit)
+            self._vanish(dkey, node, name, path, vanish, isdir_bit, out)
+
+    def _appear(
+        self,
+        dkey: bytes,
+        node: _Node,
+        name: str,
+        path: str,
+        child: Optional[bytes],
+        is_dir: bool,
+        mask: int,
+        out: List[PathEvent],
+    ) -> None:
+        entries = node.entries
+        value = child if is_dir else None
+        if is_dir and child is None:
+            self._pending[dkey] = True  # no handle: find it by listing
+            return
+        was = entries.get(name, 0)
+        if name in entries:
+            if was == value:
+                return  # already listed
+            del entries[name]
+            if was is not None:
+                self._forget(was, dkey, name)
+            self._emit(out, path, IN_DELETE | (IN_ISDIR if was is not None else 0))
+        entries[name] = value
+        self._emit(out, path, IN_CREATE | (IN_ISDIR if is_dir else 0))
+        if value is not None and self._adopt(value, dkey, name):
+            self._pending.setdefault(value, False)  # list its contents (none yet, usually)
+
+    def _vanish(
+        self,
+        dkey: bytes,
+        node: _Node,
+        name: str,
+        path: str,
+        mask: int,
+        isdir_bit: int,
+        out: List[PathEvent],
+    ) -> None:
+        entries = node.entries
+        if name not in entries:
+            return  # never reported (or a listing already removed it)
+        was = entries.pop(name)
+        if was is not None:
+            self._forget(was, dkey, name)
+        self._emit(out, path, IN_DELETE | (IN_ISDIR if was is not None else 0))
+
+    def _rename(
+        self,
+        mask: int,
+        old_key: Optional[bytes],
+        old_name: Optional[str],
+        new_key: Optional[bytes],
+        new_name: Optional[str],
+        child: Optional[bytes],
+        out: List[PathEvent],
+    ) -> None:
+        is_dir = bool(mask & FAN_ONDIR)
+        isdir_bit = IN_ISDIR if is_dir else 0
+        nodes = self._nodes
+        excluded = self._excluded
+        src = dst = None
+        if old_key is not None and old_name is not None:
+            base = self._path(old_key)
+            if base is not None and not (excluded is not None and excluded(base, old_name)):
+                src = os.path.join(base, old_name)
+        if new_key is not None and new_name is not None:
+            base = self._path(new_key)
+            if base is not None and not (excluded is not None and excluded(base, new_name)):
+                dst = os.path.join(base, new_name)
+        value = child if is_dir else None
+        src_known = False
+        if src is not None:
+            assert old_key is not None and old_name is not None
+            entries = nodes[old_key].entries
+            if old_name in entries and (not is_dir or entries[old_name] == child):
+                src_known = True
+            elif old_name in entries and is_dir and child is None:
+                src_known = True
+                value = entries[old_name]
+        if dst is None:
+            if src_known:  # moved out of the tree
+                assert old_key is not None and old_name is not None
+                was = nodes[old_key].entries.pop(old_name)
+                if was is not None:
+                    self._forget(was, old_key, old_name)
+                self._emit(out, src, IN_MOVED_FROM | isdir_bit)  # type: ignore[arg-type]
+            return
+        assert new_key is not None and new_name is not None
+        dentries = nodes[new_key].entries
+        if not src_known:
+            if dentries.get(new_name, 0) == value and new_name in dentries:
+                return  # a listing already saw it there
+            # Moved in from outside (or from a name never listed).
+            was = dentries.pop(new_name, 0)
+            if was != 0 and was is not None:
+                self._forget(was, new_key, new_name)
+            dentries[new_name] = value
+            self._emit(out, dst, IN_MOVED_TO | isdir_bit)
+            if value is not None:
+                self._adopt(value, new_key, new_name)
+                self._pending.setdefault(value, False)
+            return
+        assert old_key is not None and old_name is not None
+        del nodes[old_key].entries[old_name]
+        was = dentries.pop(new_name, 0)
+        if was != 0 and was is not None and was != value:
+            self._forget(was, new_key, new_name)  # replaced (an empty directory)
+        dentries[new_name] = value
+        if value is not None:
+            self._adopt(value, new_key, new_name)
+        self._emit(out, dst, IN_MOVED_FROM | IN_MOVED_TO | isdir_bit, src)
+        if value is not None and self._excluded is not None and callable(self._excluded):
+            self._pending[value] = True  # a path test decides anew
+
+    def _root_event(self, key: bytes, node: _Node, mask: int, out: List[PathEvent]) -> None:
+        root = node.root
+        assert root is not None
+        self._emit(out, root, (mask & _SHARED) | IN_ISDIR)
+        if mask & FAN_DELETE_SELF:
+            out.append(PathEvent(root, IN_IGNORED, None))
+            self._roots.remove(root)
+            self._root_keys.pop(root, None)
+            node.root = None
+            if node.parent is None:
+                self._forget_root(key)
+            self._paths.clear()
+
+    def _forget_root(self, key: bytes) -> None:
+        todo = [key]
+        while todo:
+            k = todo.pop()
+            n = self._nodes.pop(k, None)
+            self._pending.pop(k, None)
+            if n is None:
+                continue
+            for child in n.entries.values():
+                if child is not None:
+                    c = self._nodes.get(child)
+                    if c is not None and c.parent == k and c.root is None:
+                        todo.append(child)
+
+    def _overflow(self, out: List[PathEvent]) -> None:
+        """Events were lost: report it, then list every root again."""
+        out.append(PathEvent(self._roots[0] if self._roots else "", IN_Q_OVERFLOW, None))
+        self._listed = 0
+        self._progress_at = 0.0
+        for root in list(self._roots):
+            key = self._root_keys.get(root)
+            if key is not None and key in self._nodes:
+                self._scan(key, report=True, out=out, whole=True)
+
+
+def _errno() -> int:
+    from .._lowlevel import ffi
+
+    return int(ffi.errno)
