@@ -45,6 +45,7 @@ from __future__ import annotations
 import errno
 import os
 import struct
+import sys
 import time
 
 from .._args import PathArg
@@ -53,12 +54,15 @@ from .._lowlevel import lib
 from ..inotify._constants import (
     IN_ACCESS,
     IN_ALL_EVENTS,
+    IN_ATTRIB,
     IN_CLOSE_NOWRITE,
+    IN_CLOSE_WRITE,
     IN_CREATE,
     IN_DELETE,
     IN_DELETE_SELF,
     IN_IGNORED,
     IN_ISDIR,
+    IN_MODIFY,
     IN_MOVE_SELF,
     IN_MOVED_FROM,
     IN_MOVED_TO,
@@ -90,7 +94,7 @@ from ._records import _FILE_HANDLE, _FSID, _FSID_OFF, _FSID_SIZE, _HANDLE_OFF, _
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Dict, List, Optional, Set, Tuple
+    from typing import Callable, Dict, List, Optional, Set
 
     from ..inotify._tree import ExcludeArg
 
@@ -105,9 +109,9 @@ _TRACK = FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_DELETE_SELF | FAN_MOVE_SELF 
 _DIR_READ = IN_OPEN | IN_ACCESS | IN_CLOSE_NOWRITE  # listings cause these
 # The IN_* bits with a FAN_* bit of the same value (IN_MOVED_FROM/TO come from FAN_RENAME).
 _SHARED = IN_ALL_EVENTS & ~(IN_MOVED_FROM | IN_MOVED_TO)
-_APPEAR = FAN_CREATE | _M.FAN_MOVED_TO
-_VANISH = FAN_DELETE | _M.FAN_MOVED_FROM
-_NAME_EVENTS = _APPEAR | _VANISH
+# The bits that do not add or remove names, in the order inotify queues them.
+_CONTENT_ORDER = (IN_OPEN, IN_ACCESS, IN_MODIFY, IN_ATTRIB, IN_CLOSE_WRITE, IN_CLOSE_NOWRITE)
+_CONTENT = IN_OPEN | IN_ACCESS | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE
 
 _FID = _M.FAN_EVENT_INFO_TYPE_FID
 _DFID_NAME = _M.FAN_EVENT_INFO_TYPE_DFID_NAME
@@ -123,13 +127,15 @@ _hdr_unpack = _HDR.unpack_from
 _fh_unpack = _FILE_HANDLE.unpack_from
 if _FSID_OFF + _FSID_SIZE != _HANDLE_OFF:  # pragma: no cover - a new ABI
     raise ImportError("butter.fanotify: padding between fsid and handle")
-_U32 = struct.Struct("=I")
+_u32 = struct.Struct("=I").unpack_from
+_fsdecode = os.fsdecode
 
 _GONE = (errno.ESTALE, errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _MAX_READ = 4 * 1024 * 1024
 _MIN_READ = 64 * 1024
 _pending = lib.butter_fanotify_pending
+_UNWATCHED = b""  # an entry that is a directory not watched (another filesystem...)
 
 
 def _key(fsid: bytes, handle_type: int, handle: bytes) -> bytes:
@@ -172,13 +178,17 @@ class _Node:
     """A directory: where it is (parent node, name; a root has its path)
     and what is in it."""
 
-    __slots__ = ("entries", "name", "parent", "root")
+    __slots__ = ("entries", "mnt", "name", "parent", "root")
 
-    def __init__(self, parent: Optional[bytes], name: str, root: Optional[str] = None) -> None:
+    def __init__(
+        self, parent: Optional[bytes], name: str, mnt: int, root: Optional[str] = None
+    ) -> None:
         self.parent = parent
         self.name = name
+        self.mnt = mnt  # its mount id (a mount point below it has another)
         self.root = root
-        self.entries: Dict[str, Optional[bytes]] = {}  # name -> key (directories) or None
+        # name -> key (directories), _UNWATCHED (directories not watched) or None
+        self.entries: Dict[str, Optional[bytes]] = {}
 
 
 class FanotifyTree(EventLike[PathEvent]):
@@ -257,6 +267,7 @@ class FanotifyTree(EventLike[PathEvent]):
                 f"unlimited_queue must be a bool, not {type(unlimited_queue).__name__!r}"
             )
         self._excluded = _check_exclude(exclude)
+        self._relist_moved = callable(exclude)  # a path test may change its mind
         self._progress = _check_progress(progress)
         root = None if path is None else _root_path(path)
         flags = _INIT_FLAGS | (FAN_UNLIMITED_QUEUE if unlimited_queue else 0)
@@ -288,9 +299,11 @@ class FanotifyTree(EventLike[PathEvent]):
         self._nodes: Dict[bytes, _Node] = {}
         self._paths: Dict[bytes, str] = {}  # path cache, cleared when a directory moves
         self._mounts: Dict[bytes, int] = {}  # fsid -> an fd for open_by_handle_at
-        self._marked: Set[Tuple[int, int]] = set()  # (st_dev, mount id) marked
+        self._marked: Set[object] = set()  # fsids (or mount ids) marked
         self._pending: Dict[bytes, bool] = {}  # node -> report differences, listed at the settle
         self._progress_at = 0.0
+        self._progress_last = -1
+        self._scanning = False  # a whole-tree listing is under way (for progress)
         self._listed = 0  # directories listed in the current whole-tree scan
         if root is not None:
             try:
@@ -360,14 +373,8 @@ class FanotifyTree(EventLike[PathEvent]):
                 raise
             fsid = _fsid_bytes(fd)
             key = _key(fsid, htype, handle)
-            st = os.fstat(fd)
-            where = (st.st_dev, mount_id if self._mark_flag == FAN_MARK_MOUNT else 0)
-            if where not in self._marked:
-                self._mark(root)
-                self._marked.add(where)
-            if fsid not in self._mounts:
-                self._mounts[fsid] = fd
-                fd = -1
+            self._place(fd, fsid, mount_id, root)
+            fd = -1  # kept (or closed) by _place
         finally:
             if fd >= 0:
                 os.close(fd)
@@ -377,27 +384,67 @@ class FanotifyTree(EventLike[PathEvent]):
         self._root_keys[root] = key
         node = self._nodes.get(key)
         if node is None:
-            self._nodes[key] = _Node(None, "", root)
+            self._nodes[key] = _Node(None, "", mount_id, root)
         else:
             node.root = root  # a directory already watched: it is a root too
         self._paths.clear()
-        self._listed = 0
-        self._progress_at = 0.0
-        self._scan(key, report=False, out=[], whole=True)
-
-    def _mark(self, root: str) -> None:
+        self._start_scan()
         try:
-            fanotify_mark(self._fd, root, self._fan_mask, FAN_MARK_ADD | self._mark_flag)
-        except OSError as exc:
-            if exc.errno in (errno.EXDEV, errno.EOPNOTSUPP, errno.ENODEV):
-                raise _no_handles(exc, root) from None
-            if exc.errno == errno.EINVAL and self._mark_flag == FAN_MARK_MOUNT:
-                raise ValueError(
-                    "mark='mount': this kernel refuses directory entry events (create, "
-                    "delete, rename) on mount marks, which FanotifyTree needs: use "
-                    "mark='filesystem'"
-                ) from None
-            raise
+            self._scan(key, report=False, out=[], whole=True)
+        finally:
+            self._end_scan()
+
+    def _place(self, fd: int, fsid: bytes, mount_id: int, path: str) -> None:
+        """Mark the filesystem (or mount) of the directory *fd* if not yet
+        done, and keep *fd* to open handles of that filesystem with (or
+        close it)."""
+        where = mount_id if self._mark_flag == FAN_MARK_MOUNT else fsid
+        try:
+            if where not in self._marked:
+                try:
+                    fanotify_mark(
+                        self._fd, None, self._fan_mask, FAN_MARK_ADD | self._mark_flag, fd
+                    )
+                except OSError as exc:
+                    if exc.errno in (errno.EXDEV, errno.EOPNOTSUPP, errno.ENODEV):
+                        raise _no_handles(exc, path) from None
+                    if exc.errno == errno.EINVAL and self._mark_flag == FAN_MARK_MOUNT:
+                        raise ValueError(
+                            "mark='mount': this kernel refuses directory entry events "
+                            "(create, delete, rename) on mount marks, which FanotifyTree "
+                            "needs: use mark='filesystem'"
+                        ) from None
+                    raise
+                self._marked.add(where)
+            if fsid not in self._mounts:
+                self._mounts[fsid] = fd
+                fd = -1
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    def _submount(self, dfd: int, name: str, mount_id: int, parent_fsid: bytes) -> bytes:
+        """The key of directory *name* of *dfd*, a mount point: its
+        filesystem is marked too.  ``b""`` if it cannot be watched (no file
+        handles there, or a bind mount of the parent's filesystem, whose
+        directories are reported under their other path)."""
+        try:
+            fd = os.open(name, _O_DIR | os.O_NOFOLLOW, dir_fd=dfd)
+        except OSError:
+            return _UNWATCHED
+        try:
+            fsid = _fsid_bytes(fd)
+            if fsid == parent_fsid or fsid == bytes(len(fsid)):
+                return _UNWATCHED
+            _, htype, handle = name_to_handle_at(fd, "", _M.AT_EMPTY_PATH)
+            self._place(fd, fsid, mount_id, name)
+            fd = -1
+        except (OSError, ValueError):
+            return _UNWATCHED
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        return _key(fsid, htype, handle)
 
     # -- paths -----------------------------------------------------------------
     def _path(self, key: bytes) -> Optional[str]:
@@ -457,10 +504,16 @@ class FanotifyTree(EventLike[PathEvent]):
 
     def _scan(self, key: bytes, report: bool, out: List[PathEvent], whole: bool) -> None:
         """List directory *key* and the new directories found in it (all
-        of them if *whole*), reporting differences if *report*."""
+        known ones too if *whole*), reporting differences if *report*.
+
+        Directories are opened by handle and their subdirectories' handles
+        taken relative to the open directory, so a rename meanwhile never
+        makes it list the wrong directory."""
         todo = [key]
         nodes = self._nodes
         excluded = self._excluded
+        to_handle = name_to_handle_at
+        make_key = _key
         while todo:
             k = todo.pop()
             node = nodes.get(k)
@@ -471,9 +524,11 @@ class FanotifyTree(EventLike[PathEvent]):
                 if node.root is None:
                     self._vanished(k, report, out)
                 continue
+            mnt = node.mnt
             try:
                 base = self._path(k) if (excluded is not None or report) else None
                 found: Dict[str, Optional[bytes]] = {}
+                mounts: Dict[str, int] = {}
                 fsid = k[:_FSID_SIZE]
                 with os.scandir(fd) as it:
                     for entry in it:
@@ -482,12 +537,19 @@ class FanotifyTree(EventLike[PathEvent]):
                             continue
                         if entry.is_dir(follow_symlinks=False):
                             try:
-                                _, htype, handle = name_to_handle_at(fd, name)
+                                child_mnt, htype, handle = to_handle(fd, name)
                             except OSError as exc:
                                 if exc.errno in _GONE:
                                     continue
-                                raise
-                            found[name] = _key(fsid, htype, handle)
+                                if exc.errno != errno.EOPNOTSUPP:
+                                    raise
+                                found[name] = _UNWATCHED  # a mount without handles
+                                continue
+                            if child_mnt != mnt:  # a mount point
+                                found[name] = self._submount(fd, name, child_mnt, fsid)
+                                mounts[name] = child_mnt
+                            else:
+                                found[name] = make_key(fsid, htype, handle)
                         else:
                             found[name] = None
             except OSError as exc:
@@ -496,46 +558,67 @@ class FanotifyTree(EventLike[PathEvent]):
                 raise
             finally:
                 os.close(fd)
-            self._listed += 1
-            if self._progress is not None and whole:
-                self._report_progress()
             known = node.entries
             for name in [n for n in known if n not in found or found[n] != known[n]]:
                 was = known.pop(name)
-                if was is not None:
+                if was:
                     self._forget(was, k, name)
                 if report and base is not None:
-                    self._emit(out, os.path.join(base, name), IN_DELETE | (IN_ISDIR if was else 0))
+                    isdir = IN_ISDIR if was is not None else 0
+                    self._emit(out, os.path.join(base, name), IN_DELETE | isdir)
             for name, child in found.items():
                 if name in known:
-                    if whole and child is not None:
+                    if whole and child:
                         todo.append(child)
                     continue
                 known[name] = child
                 if report and base is not None:
-                    self._emit(
-                        out, os.path.join(base, name), IN_CREATE | (IN_ISDIR if child else 0)
-                    )
-                if child is not None:
-                    self._adopt(child, k, name)
+                    isdir = IN_ISDIR if child is not None else 0
+                    self._emit(out, os.path.join(base, name), IN_CREATE | isdir)
+                if child:
+                    self._adopt(child, k, name, mounts.get(name))
                     todo.append(child)
-        if whole and self._progress is not None:
-            self._progress(self._listed)
+            self._listed += 1
+            if self._scanning and self._progress is not None:
+                self._report_progress()
+
+    def _start_scan(self) -> None:
+        """A whole-tree listing starts (for *progress*)."""
+        self._scanning = True
+        self._listed = 0
+        self._progress_at = 0.0  # the first directory is reported
+        self._progress_last = -1
+
+    def _end_scan(self) -> None:
+        """The listing is done: *progress* is told the total (not after
+        it raised)."""
+        if self._scanning:
+            self._scanning = False
+            if sys.exc_info()[0] is not None:
+                return
+            if self._progress is not None and self._listed != self._progress_last:
+                self._progress_last = self._listed
+                self._progress(self._listed)
 
     def _report_progress(self) -> None:
+        """Call *progress* now and then during a whole-tree listing."""
         now = time.monotonic()
         if now >= self._progress_at:
             self._progress_at = now + 0.1
             assert self._progress is not None
+            self._progress_last = self._listed
             self._progress(self._listed)
 
     # -- the node model -----------------------------------------------------------
-    def _adopt(self, child: bytes, parent: bytes, name: str) -> bool:
-        """Make node *child* the entry *name* of *parent*.  True if the
-        node is new (its contents are unknown)."""
+    def _adopt(self, child: bytes, parent: bytes, name: str, mnt: Optional[int] = None) -> bool:
+        """Make node *child* the entry *name* of *parent* (*mnt*: its mount
+        id, if not its parent's).  True if the node is new (its contents
+        are unknown)."""
         node = self._nodes.get(child)
         if node is None:
-            self._nodes[child] = _Node(parent, name)
+            if mnt is None:
+                mnt = self._nodes[parent].mnt
+            self._nodes[child] = _Node(parent, name, mnt)
             return True
         old_parent, old_name = node.parent, node.name
         if (
@@ -568,7 +651,7 @@ class FanotifyTree(EventLike[PathEvent]):
             if n is None:
                 continue
             for child in n.entries.values():
-                if child is not None:
+                if child:
                     c = self._nodes.get(child)
                     if c is not None and c.parent == k and c.root is None:
                         todo.append(child)
@@ -593,7 +676,8 @@ class FanotifyTree(EventLike[PathEvent]):
 
     # -- reading ---------------------------------------------------------------------
     def _read_from_kernel(self) -> List[PathEvent]:
-        # Called with the read lock held (EventLike's R1).
+        # Called with the read lock held (EventLike's R1): the read, the
+        # bookkeeping and the listings it needs happen as one unit.
         fd = self._fd
         if fd < 0:
             raise self._closed_error()
@@ -608,16 +692,12 @@ class FanotifyTree(EventLike[PathEvent]):
         return out
 
     def _settle(self, out: List[PathEvent]) -> None:
-        """List what the batch queued (directories moved in, merged events)."""
+        """After a batch: list the directories it queued (moved in: listed
+        without events; merged events: differences reported)."""
         while self._pending and self._fd >= 0:
             key, report = self._pending.popitem()
-            node = self._nodes.get(key)
-            if node is None:
-                continue
-            if report:
-                self._scan(key, True, out, whole=False)
-            else:
-                self._scan(key, False, out, whole=True)
+            if key in self._nodes:
+                self._scan(key, report, out, whole=not report)
 
     def _process(self, data: bytes, out: List[PathEvent]) -> None:
         """Apply the events in *data*, in order, to the bookkeeping;
@@ -628,25 +708,24 @@ class FanotifyTree(EventLike[PathEvent]):
         while pos + _META_SIZE <= end:
             event_len, _vers, meta_len, mask, _fd, _pid = _meta_unpack(data, pos)
             if event_len < _META_SIZE or pos + event_len > end:
-                break
+                break  # pragma: no cover - the kernel writes whole events
             ev_end = pos + event_len
             if mask & FAN_Q_OVERFLOW:
                 self._overflow(out)
                 pos = ev_end
                 continue
-            # The info records: (type, key, name) each; the directory looked
-            # up before the name is decoded.
+            # The info records.  A directory is looked up (a slice and a
+            # dict lookup) before its entry name is decoded: events outside
+            # the roots stop here.
             dir_key = old_key = new_key = child = None
-            dir_name = old_name = new_name = None
+            dir_name = old_name = new_name = ""
             p = pos + meta_len
             relevant = False
             while p + _HDR_SIZE <= ev_end:
                 info_type, length = _hdr_unpack(data, p)
                 if length < _HDR_SIZE or p + length > ev_end:
-                    break
-                hstart = p + _HANDLE_OFF
-                nbytes = _U32.unpack_from(data, hstart)[0]
-                kend = hstart + _FH_SIZE + nbytes
+                    break  # pragma: no cover - the kernel writes whole records
+                kend = p + _HANDLE_OFF + _FH_SIZE + _u32(data, p + _HANDLE_OFF)[0]
                 key = data[p + _FSID_OFF : kend]
                 if info_type == _FID:
                     child = key
@@ -654,7 +733,7 @@ class FanotifyTree(EventLike[PathEvent]):
                     relevant = True
                     raw = data[kend : p + length]
                     nul = raw.find(b"\0")
-                    name = os.fsdecode(raw if nul < 0 else raw[:nul])
+                    name = _fsdecode(raw if nul < 0 else raw[:nul])
                     if info_type == _DFID_NAME:
                         dir_key, dir_name = key, name
                     elif info_type == _OLD_DFID_NAME:
@@ -667,65 +746,74 @@ class FanotifyTree(EventLike[PathEvent]):
                 continue  # outside the roots (or a file's own event)
             if mask & FAN_RENAME:
                 self._rename(mask, old_key, old_name, new_key, new_name, child, out)
-            elif dir_key is not None and dir_name is not None:
+            elif dir_key is not None:
                 self._entry_event(mask, dir_key, dir_name, child, out)
 
     def _entry_event(
         self, mask: int, dkey: bytes, name: str, child: Optional[bytes], out: List[PathEvent]
     ) -> None:
+        """An event about entry *name* of directory *dkey* (``"."``: the
+        directory itself), possibly several merged by the kernel."""
         node = self._nodes[dkey]
-        is_dir = bool(mask & FAN_ONDIR)
-        isdir_bit = IN_ISDIR if is_dir else 0
+        is_dir = mask & FAN_ONDIR
+        isdir = IN_ISDIR if is_dir else 0
         if name == ".":  # the directory's own event
-            path = self._path(dkey)
-            if path is None:
-                return
             if node.root is not None:
                 self._root_event(dkey, node, mask, out)
-            else:
-                self._emit(
-                    out, path, (mask & _SHARED & ~(IN_DELETE_SELF | IN_MOVE_SELF)) | IN_ISDIR
-                )
+                return
+            content = mask & _CONTENT
+            path = self._path(dkey) if content else None
+            if path is not None:
+                self._emit_content(out, path, content, IN_ISDIR)
             return
-        excluded = self._excluded
         base = self._path(dkey)
         if base is None:
             return
+        excluded = self._excluded
         if excluded is not None and excluded(base, name):
             return
         path = os.path.join(base, name)
-        entries = node.entries
-        content = mask & _SHARED & ~_NAME_EVENTS & ~(IN_DELETE_SELF | IN_MOVE_SELF)
-        appear = mask & _APPEAR
-        vanish = mask & _VANISH
-        if not (appear or vanish):
-            if content:
-                self._emit(out, path, content | isdir_bit)
-            return
-        known = name in entries
-        if appear and vanish:
-            # Merged by the kernel: which came first?  If the name is known
-            # as this entry, it went and came back; else it came and went.
-            # The events in between may be out of order: list the directory.
+        content = mask & _CONTENT
+        appear = mask & FAN_CREATE
+        vanish = mask & FAN_DELETE
+        value = child if is_dir else None
+        if is_dir and child is None:  # pragma: no cover - FAN_REPORT_TARGET_FID gives it
             self._pending[dkey] = True
-            if known and entries[name] == (child if is_dir else None):
-                self._vanish(dkey, node, name, path, vanish, isdir_bit, out)
-                if content:
-                    self._emit(out, path, content | isdir_bit)
-                self._appear(dkey, node, name, path, child, is_dir, appear, out)
+            return
+        if appear and vanish:
+            # Merged by the kernel, in the place of the older event: the
+            # events in between may be out of order, so the directory is
+            # listed again at the settle (differences reported).  If the
+            # entry is known as this object it went, then came back; else
+            # it came, then went.
+            self._pending[dkey] = True
+            if node.entries.get(name, 0) == value:
+                self._vanish(dkey, node, name, path, value, out)
+                self._emit_content(out, path, content, isdir)
+                self._appear(dkey, node, name, path, value, out)
             else:
-                self._appear(dkey, node, name, path, child, is_dir, appear, out)
-                if content:
-                    self._emit(out, path, content | isdir_bit)
-                self._vanish(dkey, node, name, path, vanish, isdir_bit, out)
+                self._appear(dkey, node, name, path, value, out)
+                self._emit_content(out, path, content, isdir)
+                self._vanish(dkey, node, name, path, value, out)
         elif appear:
-            self._appear(dkey, node, name, path, child, is_dir, appear, out)
-            if content:
-                self._emit(out, path, content | isdir_bit)
-        else:
-            if content:
-                self._emit(out, path, content | isdir_bit)
-            self._vanish(dkey, node, name, path, vanish, isdir_bit, out)
+            self._appear(dkey, node, name, path, value, out)
+            self._emit_content(out, path, content, isdir)
+        elif vanish:
+            self._emit_content(out, path, content, isdir)
+            self._vanish(dkey, node, name, path, value, out)
+        elif content:
+            self._emit_content(out, path, content, isdir)
+
+    def _emit_content(self, out: List[PathEvent], path: str, content: int, isdir: int) -> None:
+        """Report the non-entry bits of an event one by one, in the order
+        inotify would have queued them."""
+        if content:
+            if not content & (content - 1):  # one bit: the usual case
+                self._emit(out, path, content | isdir)
+                return
+            for bit in _CONTENT_ORDER:
+                if content & bit:
+                    self._emit(out, path, bit | isdir)
 
     def _appear(
         self,
@@ -733,28 +821,23 @@ class FanotifyTree(EventLike[PathEvent]):
         node: _Node,
         name: str,
         path: str,
-        child: Optional[bytes],
-        is_dir: bool,
-        mask: int,
+        value: Optional[bytes],
         out: List[PathEvent],
     ) -> None:
+        """*name* was created in *dkey* (as *value*: a directory's key)."""
         entries = node.entries
-        value = child if is_dir else None
-        if is_dir and child is None:
-            self._pending[dkey] = True  # no handle: find it by listing
-            return
-        was = entries.get(name, 0)
         if name in entries:
+            was = entries[name]
             if was == value:
                 return  # already listed
-            del entries[name]
-            if was is not None:
+            del entries[name]  # another object: its end was missed
+            if was:
                 self._forget(was, dkey, name)
             self._emit(out, path, IN_DELETE | (IN_ISDIR if was is not None else 0))
         entries[name] = value
-        self._emit(out, path, IN_CREATE | (IN_ISDIR if is_dir else 0))
+        self._emit(out, path, IN_CREATE | (IN_ISDIR if value is not None else 0))
         if value is not None and self._adopt(value, dkey, name):
-            self._pending.setdefault(value, False)  # list its contents (none yet, usually)
+            self._pending.setdefault(value, False)  # empty, unless a race filled it
 
     def _vanish(
         self,
@@ -762,15 +845,18 @@ class FanotifyTree(EventLike[PathEvent]):
         node: _Node,
         name: str,
         path: str,
-        mask: int,
-        isdir_bit: int,
+        value: Optional[bytes],
         out: List[PathEvent],
     ) -> None:
+        """*name* (*value*) was removed from *dkey*."""
         entries = node.entries
         if name not in entries:
             return  # never reported (or a listing already removed it)
-        was = entries.pop(name)
-        if was is not None:
+        was = entries[name]
+        if was and value is not None and was != value:
+            return  # another directory is there now (a listing saw it)
+        del entries[name]
+        if was:
             self._forget(was, dkey, name)
         self._emit(out, path, IN_DELETE | (IN_ISDIR if was is not None else 0))
 
@@ -778,106 +864,89 @@ class FanotifyTree(EventLike[PathEvent]):
         self,
         mask: int,
         old_key: Optional[bytes],
-        old_name: Optional[str],
+        old_name: str,
         new_key: Optional[bytes],
-        new_name: Optional[str],
+        new_name: str,
         child: Optional[bytes],
         out: List[PathEvent],
     ) -> None:
-        is_dir = bool(mask & FAN_ONDIR)
-        isdir_bit = IN_ISDIR if is_dir else 0
+        """``FAN_RENAME``: *old_name* of *old_key* became *new_name* of
+        *new_key* (either directory may be outside the roots: None)."""
         nodes = self._nodes
         excluded = self._excluded
+        isdir = IN_ISDIR if mask & FAN_ONDIR else 0
+        value = child if isdir else None
         src = dst = None
-        if old_key is not None and old_name is not None:
+        if old_key is not None:
             base = self._path(old_key)
             if base is not None and not (excluded is not None and excluded(base, old_name)):
                 src = os.path.join(base, old_name)
-        if new_key is not None and new_name is not None:
+        if new_key is not None:
             base = self._path(new_key)
             if base is not None and not (excluded is not None and excluded(base, new_name)):
                 dst = os.path.join(base, new_name)
-        value = child if is_dir else None
-        src_known = False
+        moved = False  # the source entry is known (it was reported)
         if src is not None:
-            assert old_key is not None and old_name is not None
-            entries = nodes[old_key].entries
-            if old_name in entries and (not is_dir or entries[old_name] == child):
-                src_known = True
-            elif old_name in entries and is_dir and child is None:
-                src_known = True
-                value = entries[old_name]
+            assert old_key is not None
+            sentries = nodes[old_key].entries
+            if old_name in sentries:
+                was = sentries[old_name]
+                if not isdir or was in (_UNWATCHED, value):
+                    moved = True
+                    value = was
         if dst is None:
-            if src_known:  # moved out of the tree
-                assert old_key is not None and old_name is not None
-                was = nodes[old_key].entries.pop(old_name)
-                if was is not None:
-                    self._forget(was, old_key, old_name)
-                self._emit(out, src, IN_MOVED_FROM | isdir_bit)  # type: ignore[arg-type]
+            if moved:  # moved out of the tree
+                assert old_key is not None and src is not None
+                del nodes[old_key].entries[old_name]
+                if value:
+                    self._forget(value, old_key, old_name)
+                self._emit(out, src, IN_MOVED_FROM | isdir)
             return
-        assert new_key is not None and new_name is not None
+        assert new_key is not None
         dentries = nodes[new_key].entries
-        if not src_known:
-            if dentries.get(new_name, 0) == value and new_name in dentries:
-                return  # a listing already saw it there
-            # Moved in from outside (or from a name never listed).
-            was = dentries.pop(new_name, 0)
-            if was != 0 and was is not None:
-                self._forget(was, new_key, new_name)
-            dentries[new_name] = value
-            self._emit(out, dst, IN_MOVED_TO | isdir_bit)
-            if value is not None:
-                self._adopt(value, new_key, new_name)
-                self._pending.setdefault(value, False)
-            return
-        assert old_key is not None and old_name is not None
-        del nodes[old_key].entries[old_name]
-        was = dentries.pop(new_name, 0)
-        if was != 0 and was is not None and was != value:
-            self._forget(was, new_key, new_name)  # replaced (an empty directory)
+        if not moved and new_name in dentries and dentries[new_name] == value:
+            return  # a listing already saw it there
+        if moved:
+            assert old_key is not None
+            del nodes[old_key].entries[old_name]
+        replaced = dentries.pop(new_name, None)
+        if replaced and replaced != value:
+            self._forget(replaced, new_key, new_name)  # an empty directory
         dentries[new_name] = value
-        if value is not None:
-            self._adopt(value, new_key, new_name)
-        self._emit(out, dst, IN_MOVED_FROM | IN_MOVED_TO | isdir_bit, src)
-        if value is not None and self._excluded is not None and callable(self._excluded):
-            self._pending[value] = True  # a path test decides anew
+        if moved:
+            self._emit(out, dst, IN_MOVED_FROM | IN_MOVED_TO | isdir, src)
+            if value:
+                self._adopt(value, new_key, new_name)
+                if self._relist_moved:
+                    self._pending[value] = True  # a path test decides anew
+            return
+        self._emit(out, dst, IN_MOVED_TO | isdir)  # moved in
+        if value and self._adopt(value, new_key, new_name):
+            self._pending.setdefault(value, False)  # its contents, without events
 
     def _root_event(self, key: bytes, node: _Node, mask: int, out: List[PathEvent]) -> None:
+        """An event of a root itself: reported with its path; once it is
+        deleted, ``IN_IGNORED`` follows (as InotifyTree's)."""
         root = node.root
         assert root is not None
-        self._emit(out, root, (mask & _SHARED) | IN_ISDIR)
+        self._emit_content(out, root, mask & _CONTENT, IN_ISDIR)
+        if mask & FAN_MOVE_SELF:
+            self._emit(out, root, IN_MOVE_SELF)
         if mask & FAN_DELETE_SELF:
+            self._emit(out, root, IN_DELETE_SELF)
             out.append(PathEvent(root, IN_IGNORED, None))
-            self._roots.remove(root)
-            self._root_keys.pop(root, None)
-            node.root = None
-            if node.parent is None:
-                self._forget_root(key)
-            self._paths.clear()
-
-    def _forget_root(self, key: bytes) -> None:
-        todo = [key]
-        while todo:
-            k = todo.pop()
-            n = self._nodes.pop(k, None)
-            self._pending.pop(k, None)
-            if n is None:
-                continue
-            for child in n.entries.values():
-                if child is not None:
-                    c = self._nodes.get(child)
-                    if c is not None and c.parent == k and c.root is None:
-                        todo.append(child)
 
     def _overflow(self, out: List[PathEvent]) -> None:
         """Events were lost: report it, then list every root again."""
         out.append(PathEvent(self._roots[0] if self._roots else "", IN_Q_OVERFLOW, None))
-        self._listed = 0
-        self._progress_at = 0.0
-        for root in list(self._roots):
-            key = self._root_keys.get(root)
-            if key is not None and key in self._nodes:
-                self._scan(key, report=True, out=out, whole=True)
+        self._start_scan()
+        try:
+            for root in list(self._roots):
+                key = self._root_keys.get(root)
+                if key is not None and key in self._nodes:
+                    self._scan(key, report=True, out=out, whole=True)
+        finally:
+            self._end_scan()
 
 
 def _errno() -> int:
