@@ -1,10 +1,10 @@
 """Whole-tree watching: FanotifyTree beside InotifyTree, os.walk, watchdog, watchfiles.
 
     pip install watchdog watchfiles   # the peers (optional; "(not installed)" otherwise)
-    python bench/tree.py              # everything (about 2 minutes; root)
+    python bench/tree.py              # everything (about a minute; root)
     python bench/tree.py --quick      # a 20,000-directory tree, a shorter churn
                                       # (or BENCH_QUICK=1)
-    python bench/tree.py --ext4       # the scale part on an ext4 loop image too
+    python bench/tree.py --ext4       # the scale part on an ext4 loop image too (+40 s)
     python bench/tree.py --profile    # cProfile of FanotifyTree's start and reads
 
 Needs root (a private mount namespace, tmpfs mounts, fanotify); without it
@@ -15,7 +15,7 @@ runs in a private mount namespace, on tmpfs mounts (and an ext4 image in
 **Scale**: a tree of 250,000 directories (fan-out 10, five full levels,
 then a chain of 40 more: the deepest directory is 46 levels down), more
 than ``fs.inotify.max_user_watches`` (192,536 here).  Timed in one run,
-alternating, median of three: a bare ``os.walk`` of it and ``FanotifyTree``'s
+alternating, median of five: a bare ``os.walk`` of it and ``FanotifyTree``'s
 start (the constructor, its initial scan included), and their ratio.
 ``InotifyTree`` must fail with ``OSError(ENOSPC)`` naming the sysctl: the
 time until it fails and the message.  It runs in a child with a uid of its
@@ -29,12 +29,18 @@ round robin across 1,000 directories, by a writer process, in bursts of
 the kernel's default 16,384-event queues, which cannot be raised without
 writing a host sysctl); the writer starts a burst when the watcher has seen
 every create of the previous one.  For each watcher: events/s (what the
-user gets, in the user's objects), creates seen per second, and lost =
-creates made - creates seen.  Watchers: ``FanotifyTree``, ``InotifyTree``
+user gets, in the user's objects), distinct created names seen per second,
+lost = creates made - distinct creates seen, and twice = create events
+beyond one per name.  Watchers: ``FanotifyTree`` and ``InotifyTree``
 (``IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_DELETE``), watchdog's
 ``InotifyObserver`` (recursive; a handler counting every event) and
 watchfiles' ``watch`` (rust notify, inotify; 50 ms debounce, 5 ms step;
 it reports sets of changes, merged per path).
+
+With ``--quick`` the tree is smaller than the watch limit, so the
+``InotifyTree`` child first moves to a user namespace of its own and lowers
+that namespace's limit (``/proc/sys/user/max_inotify_watches``) to half the
+tree.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _util import header
@@ -79,7 +85,11 @@ BURST = 3000
 N_OPS = 15_000 if QUICK else 60_000
 EVENTS = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_DELETE
 OTHER_UID = 2_000_123  # the InotifyTree child's: a watch budget of its own
+ROUNDS = 5  # os.walk and FanotifyTree's start, alternating: medians
 TIMEOUT = 10.0  # seconds without progress: what is missing is lost
+
+
+Result = Tuple[float, int, int, int]  # seconds, events, distinct creates, create reports
 
 
 # -- the filesystems ------------------------------------------------------------
@@ -243,7 +253,7 @@ def scale(fs: str, root: str) -> None:
 
     walks: List[float] = []
     starts: List[float] = []
-    for _ in range(3):
+    for _ in range(ROUNDS):
         dt, n = time_walk(root)
         walks.append(dt)
         if FanotifyTree is not None:
@@ -259,7 +269,7 @@ def scale(fs: str, root: str) -> None:
         verdict = "ok" if start <= 1.5 * walk else "MISSED (target <= 1.5x)"
         print(
             f"  {'butter FanotifyTree start':36s} {start:7.2f} s  "
-            f"= {start / walk:.2f}x os.walk, {verdict}  (runs {fmt(starts)})"
+            f"= {start / walk:.3f}x os.walk, {verdict}  (runs {fmt(starts)})"
         )
     lower_to = 0
     if limit >= N_DIRS:  # --quick: a smaller tree, a smaller limit
@@ -345,14 +355,18 @@ class Counter:
     def __init__(self, tag: str) -> None:
         self.tag = tag
         self.events = 0
-        self.created = 0
+        self.created = 0  # distinct names
+        self.reports = 0  # create events (more if a name is reported twice)
+        self.names: Set[str] = set()
         self.target = 0
         self.cond = threading.Condition()
 
-    def add(self, n_events: int, n_created: int) -> None:
+    def add(self, n_events: int, created: List[str]) -> None:
         with self.cond:
             self.events += n_events
-            self.created += n_created
+            self.reports += len(created)
+            self.names.update(created)
+            self.created = len(self.names)
             if self.created >= self.target:
                 self.cond.notify_all()
 
@@ -370,10 +384,11 @@ class Counter:
 
 def run_churn(
     dirs: List[str], tag: str, pump: Callable[[Counter, Callable[[], bool]], None]
-) -> Tuple[float, int, int]:
+) -> Result:
     """Drive a Writer; *pump(counter, step)* reads the watcher and feeds
     *counter*, calling *step()* after each batch it read (step returns
-    False once the churn is over).  Returns (seconds, events, created)."""
+    False once the churn is over).  Returns (seconds, events, distinct
+    names created, create reports)."""
     counter = Counter(tag)
     writer = Writer(dirs, tag)
     state = {"next": 0, "t0": 0.0, "t1": 0.0}
@@ -397,7 +412,7 @@ def run_churn(
     finally:
         writer.close()
     t1 = state["t1"] or time.perf_counter() - TIMEOUT  # a stall: not counted
-    return t1 - state["t0"], counter.events, counter.created
+    return t1 - state["t0"], counter.events, counter.created, counter.reports
 
 
 def name_of(path: str) -> str:
@@ -413,10 +428,12 @@ def pump_tree(tree: Any) -> Callable[[Counter, Callable[[], bool]], None]:
             if first is None:
                 return  # stalled: the rest is lost
             batch = [first, *tree.read_events()] if tree.buffered() else [first]
-            created = 0
+            created = []
             for ev in batch:
-                if ev.mask & IN_CREATE and name_of(ev.path).startswith(tag):
-                    created += 1
+                if ev.mask & IN_CREATE:
+                    name = name_of(ev.path)
+                    if name.startswith(tag):
+                        created.append(name)
             counter.add(len(batch), created)
             if not step():
                 return
@@ -448,7 +465,7 @@ def tree_probe(tree: Any, root: str) -> None:
     assert ready_probe(root, seen), "the watcher never reported a probe file"
 
 
-def churn_butter(cls: Any, root: str, dirs: List[str]) -> Tuple[float, int, int]:
+def churn_butter(cls: Any, root: str, dirs: List[str]) -> Result:
     tree = cls(root, EVENTS)
     try:
         tree_probe(tree, root)
@@ -459,7 +476,7 @@ def churn_butter(cls: Any, root: str, dirs: List[str]) -> Tuple[float, int, int]
         tree.close()
 
 
-def churn_watchdog(root: str, dirs: List[str]) -> Optional[Tuple[float, int, int]]:
+def churn_watchdog(root: str, dirs: List[str]) -> Optional[Result]:
     try:
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers.inotify import InotifyObserver
@@ -474,12 +491,13 @@ def churn_watchdog(root: str, dirs: List[str]) -> Optional[Tuple[float, int, int
             if counter is None:
                 probes.append(name_of(event.src_path))
                 return
+            name = name_of(event.src_path)
             created = (
                 event.event_type == "created"
                 and not event.is_directory
-                and name_of(event.src_path).startswith(counter.tag)
+                and name.startswith(counter.tag)
             )
-            counter.add(1, int(created))
+            counter.add(1, [name] if created else [])
 
     observer = InotifyObserver()
     observer.schedule(Handler(), root, recursive=True)
@@ -515,7 +533,7 @@ def _next(counter: Counter) -> int:
     return (counter.created // BURST + 1) * BURST
 
 
-def churn_watchfiles(root: str, dirs: List[str]) -> Optional[Tuple[float, int, int]]:
+def churn_watchfiles(root: str, dirs: List[str]) -> Optional[Result]:
     try:
         import watchfiles
     except ImportError:
@@ -556,10 +574,12 @@ def churn_watchfiles(root: str, dirs: List[str]) -> Optional[Tuple[float, int, i
                         return
                     continue
                 quiet_since = time.monotonic()
-                created = 0
+                created = []
                 for change, path in changes:
-                    if change == added and name_of(path).startswith(tag):
-                        created += 1
+                    if change == added:
+                        name = name_of(path)
+                        if name.startswith(tag):
+                            created.append(name)
                 counter.add(len(changes), created)
                 if not step():
                     return
@@ -576,16 +596,19 @@ def throughput(root: str) -> None:
         f"\nthroughput, tmpfs: {N_OPS:,} create/write/close/unlink of distinct names across "
         f"{len(dirs):,} directories, bursts of {BURST:,}:"
     )
-    print(f"  {'':36s} {'k events/s':>10s} {'k creates/s':>11s} {'events':>8s} {'lost':>6s}")
+    print(
+        f"  {'':36s} {'k events/s':>10s} {'k creates/s':>11s} {'events':>8s} {'lost':>6s}"
+        f" {'twice':>6s}"
+    )
 
-    def row(label: str, result: Optional[Tuple[float, int, int]]) -> float:
+    def row(label: str, result: Optional[Result]) -> float:
         if result is None:
             print(f"  {label:36s} (not installed)")
             return 0.0
-        dt, events, created = result
+        dt, events, created, reports = result
         print(
             f"  {label:36s} {events / dt / 1e3:10.1f} {created / dt / 1e3:11.1f} "
-            f"{events:8,d} {N_OPS - created:6,d}"
+            f"{events:8,d} {N_OPS - created:6,d} {reports - created:6,d}"
         )
         return events / dt
 
