@@ -137,4 +137,4 @@ def test_creation_order_check_catches_listing(tmp_path):
             events.append(ev)
     problems = check_creation_order(events, mutator)
     # all four reported, once each, but not in the order they were made
-    assert problems and "(4 made, 4 reported)" in problems[0], (problems, events)
+    assert problems and "4 made, 4 reported" in problems[0], (problems, events)
