@@ -1,7 +1,8 @@
-"""asyncio variant of :mod:`butter.fanotify`.
+"""asyncio variants of :mod:`butter.fanotify`.
 
 :class:`Fanotify_async` is a :class:`~butter.fanotify.Fanotify` whose events
-arrive through ``await get()`` (alias ``get_event()``).  It reads the fd only
+arrive through ``await get()`` (alias ``get_event()``);
+:class:`FanotifyTree_async` does the same for the recursive watcher.  It reads the fd only
 while its queue has room (``maxsize``); a slow consumer leaves events in the
 kernel queue (which reports its own ``FAN_Q_OVERFLOW``).  Permission events
 must still be answered (:meth:`allow`/:meth:`deny`): the process that caused
@@ -11,16 +12,18 @@ one waits until then.
 from __future__ import annotations
 
 from os import O_RDONLY as _O_RDONLY
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Callable, List, Optional, Set, Union
 
-from ..fanotify import AT_FDCWD, FAN_CLASS_NOTIF, Fanotify, FanotifyEvent
+from ..fanotify import AT_FDCWD, FAN_CLASS_NOTIF, Fanotify, FanotifyEvent, FanotifyTree
 from ..fanotify._compat import mark_args
+from ..inotify import IN_ALL_EVENTS, PathEvent
 from ._queue import GetEventAliases
 
 if TYPE_CHECKING:
     from .._args import FdArg, PathArg
+    from ..inotify._tree import ExcludeArg
 
-__all__ = ["Fanotify_async"]
+__all__ = ["FanotifyTree_async", "Fanotify_async"]
 
 
 class Fanotify_async(GetEventAliases[FanotifyEvent]):
@@ -75,6 +78,57 @@ class Fanotify_async(GetEventAliases[FanotifyEvent]):
     def deny(self, event: Union[FanotifyEvent, int]) -> None:
         """Refuse the operation of permission *event* (``EPERM``)."""
         self._checked().source.deny(event)
+
+
+class FanotifyTree_async(GetEventAliases[PathEvent]):
+    """:class:`~butter.fanotify.FanotifyTree` as an asyncio queue of
+    :class:`~butter.inotify.PathEvent` (renames paired, overflow reported
+    after the tree was rescanned).
+
+    Same arguments as :class:`~butter.fanotify.FanotifyTree`, plus
+    *maxsize*.  Events wait in the kernel queue while the asyncio queue is
+    full: size it with ``unlimited_queue=True`` for bursts.
+    """
+
+    source: FanotifyTree  # the type of AsyncEventQueue.source here
+    #: Which kernel interface watches.
+    backend = "fanotify"
+
+    def __init__(
+        self,
+        path: Optional[PathArg] = None,
+        events: int = IN_ALL_EVENTS,
+        maxsize: int = 0,
+        *,
+        mark: str = "filesystem",
+        unlimited_queue: bool = False,
+        exclude: Optional[ExcludeArg] = None,
+        progress: Optional[Callable[[int], object]] = None,
+    ) -> None:
+        super().__init__(
+            FanotifyTree(
+                path,
+                events,
+                mark=mark,
+                unlimited_queue=unlimited_queue,
+                exclude=exclude,
+                progress=progress,
+            ),
+            maxsize,
+        )
+
+    def watch(self, path: PathArg) -> None:
+        """Add another root (see :meth:`~butter.fanotify.FanotifyTree.watch`)."""
+        self._checked().source.watch(path)
+
+    def paths(self) -> Set[str]:
+        """Every path the watcher believes exists under its roots."""
+        return self._checked().source.paths()
+
+    @property
+    def roots(self) -> List[str]:
+        """The watched roots, as absolute paths."""
+        return self.source.roots
 
 
 # -- compatibility with Butter 0.9/0.13.1 -------------------------------------

@@ -62,6 +62,8 @@ class InotifyTree_async(GetEventAliases[PathEvent]):
     """
 
     source: InotifyTree  # the type of AsyncEventQueue.source here
+    #: Which kernel interface watches.
+    backend = "inotify"
 
     def __init__(
         self,

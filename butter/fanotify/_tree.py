@@ -174,6 +174,22 @@ def _no_handles(exc: OSError, path: str) -> OSError:
     )
 
 
+def _mount_top(path: str) -> str:
+    """The top directory of the mount holding *path* (an absolute path)."""
+    while not os.path.ismount(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def _needs_admin(exc: OSError) -> PermissionError:
+    return PermissionError(
+        exc.errno,
+        "FanotifyTree needs CAP_SYS_ADMIN (run as root), as every fanotify mark on a "
+        "filesystem does: use butter.inotify.InotifyTree, or butter.watch.watch_tree, "
+        "which picks what works",
+    )
+
+
 class _Node:
     """A directory: where it is (parent node, name; a root has its path)
     and what is in it."""
@@ -274,12 +290,7 @@ class FanotifyTree(EventLike[PathEvent]):
         try:
             fd = fanotify_init(flags, _O_RDONLY)
         except PermissionError as exc:
-            raise PermissionError(
-                exc.errno,
-                "FanotifyTree needs CAP_SYS_ADMIN (run as root), as every fanotify mark on "
-                "a filesystem does: use butter.inotify.InotifyTree, or "
-                "butter.watch.watch_tree, which picks what works",
-            ) from None
+            raise _needs_admin(exc) from None
         except OSError as exc:
             if exc.errno == errno.EINVAL:
                 raise OSError(
@@ -300,6 +311,7 @@ class FanotifyTree(EventLike[PathEvent]):
         self._paths: Dict[bytes, str] = {}  # path cache, cleared when a directory moves
         self._mounts: Dict[bytes, int] = {}  # fsid -> an fd for open_by_handle_at
         self._marked: Set[object] = set()  # fsids (or mount ids) marked
+        self._last: List[PathEvent] = []  # reported at the end of the batch
         self._pending: Dict[bytes, bool] = {}  # node -> report differences, listed at the settle
         self._progress_at = 0.0
         self._progress_last = -1
@@ -373,8 +385,7 @@ class FanotifyTree(EventLike[PathEvent]):
                 raise
             fsid = _fsid_bytes(fd)
             key = _key(fsid, htype, handle)
-            self._place(fd, fsid, mount_id, root)
-            fd = -1  # kept (or closed) by _place
+            self._place(fd, fsid, mount_id, root, top=False)
         finally:
             if fd >= 0:
                 os.close(fd)
@@ -394,34 +405,32 @@ class FanotifyTree(EventLike[PathEvent]):
         finally:
             self._end_scan()
 
-    def _place(self, fd: int, fsid: bytes, mount_id: int, path: str) -> None:
+    def _place(self, fd: int, fsid: bytes, mount_id: int, path: str, top: bool) -> None:
         """Mark the filesystem (or mount) of the directory *fd* if not yet
-        done, and keep *fd* to open handles of that filesystem with (or
-        close it)."""
+        done, and keep an fd to open handles of that filesystem with: a
+        copy of *fd* if it is the top of its mount (*top*), else one of the
+        top of the mount (found from *path*): an fd pins its directory, and
+        the kernel queues ``FAN_DELETE_SELF`` of a removed directory only
+        once nothing holds it.  *fd* stays the caller's."""
         where = mount_id if self._mark_flag == FAN_MARK_MOUNT else fsid
-        try:
-            if where not in self._marked:
-                try:
-                    fanotify_mark(
-                        self._fd, None, self._fan_mask, FAN_MARK_ADD | self._mark_flag, fd
-                    )
-                except OSError as exc:
-                    if exc.errno in (errno.EXDEV, errno.EOPNOTSUPP, errno.ENODEV):
-                        raise _no_handles(exc, path) from None
-                    if exc.errno == errno.EINVAL and self._mark_flag == FAN_MARK_MOUNT:
-                        raise ValueError(
-                            "mark='mount': this kernel refuses directory entry events "
-                            "(create, delete, rename) on mount marks, which FanotifyTree "
-                            "needs: use mark='filesystem'"
-                        ) from None
-                    raise
-                self._marked.add(where)
-            if fsid not in self._mounts:
-                self._mounts[fsid] = fd
-                fd = -1
-        finally:
-            if fd >= 0:
-                os.close(fd)
+        if where not in self._marked:
+            try:
+                fanotify_mark(self._fd, None, self._fan_mask, FAN_MARK_ADD | self._mark_flag, fd)
+            except OSError as exc:
+                if exc.errno in (errno.EXDEV, errno.EOPNOTSUPP, errno.ENODEV):
+                    raise _no_handles(exc, path) from None
+                if exc.errno == errno.EPERM:
+                    raise _needs_admin(exc) from None
+                if exc.errno == errno.EINVAL and self._mark_flag == FAN_MARK_MOUNT:
+                    raise ValueError(
+                        "mark='mount': this kernel refuses directory entry events "
+                        "(create, delete, rename) on mount marks, which FanotifyTree "
+                        "needs: use mark='filesystem'"
+                    ) from None
+                raise
+            self._marked.add(where)
+        if fsid not in self._mounts:
+            self._mounts[fsid] = os.dup(fd) if top else os.open(_mount_top(path), _O_DIR)
 
     def _submount(self, dfd: int, name: str, mount_id: int, parent_fsid: bytes) -> bytes:
         """The key of directory *name* of *dfd*, a mount point: its
@@ -437,8 +446,7 @@ class FanotifyTree(EventLike[PathEvent]):
             if fsid == parent_fsid or fsid == bytes(len(fsid)):
                 return _UNWATCHED
             _, htype, handle = name_to_handle_at(fd, "", _M.AT_EMPTY_PATH)
-            self._place(fd, fsid, mount_id, name)
-            fd = -1
+            self._place(fd, fsid, mount_id, name, top=True)
         except (OSError, ValueError):
             return _UNWATCHED
         finally:
@@ -522,7 +530,7 @@ class FanotifyTree(EventLike[PathEvent]):
             fd = self._open(k)
             if fd < 0:
                 if node.root is None:
-                    self._vanished(k, report, out)
+                    self._vanished(k, out)
                 continue
             mnt = node.mnt
             try:
@@ -657,8 +665,9 @@ class FanotifyTree(EventLike[PathEvent]):
                         todo.append(child)
         self._paths.clear()
 
-    def _vanished(self, key: bytes, report: bool, out: List[PathEvent]) -> None:
-        """Directory *key* no longer exists: remove its entry."""
+    def _vanished(self, key: bytes, out: List[PathEvent]) -> None:
+        """Directory *key* no longer exists: remove its entry (reported:
+        the entry was)."""
         node = self._nodes.get(key)
         if node is None or node.parent is None:
             return
@@ -666,7 +675,7 @@ class FanotifyTree(EventLike[PathEvent]):
         path = self._path(key)
         if parent is not None and parent.entries.get(node.name) == key:
             del parent.entries[node.name]
-            if report and path is not None:
+            if path is not None:
                 self._emit(out, path, IN_DELETE | IN_ISDIR)
         self._forget(key, node.parent, node.name)
 
@@ -688,7 +697,12 @@ class FanotifyTree(EventLike[PathEvent]):
         try:
             self._process(data, out)
         finally:
-            self._settle(out)
+            try:
+                self._settle(out)
+            finally:
+                if self._last:
+                    out += self._last
+                    self._last = []
         return out
 
     def _settle(self, out: List[PathEvent]) -> None:
@@ -930,11 +944,14 @@ class FanotifyTree(EventLike[PathEvent]):
         root = node.root
         assert root is not None
         self._emit_content(out, root, mask & _CONTENT, IN_ISDIR)
+        # The kernel may have merged these into an older event of the root
+        # (rmtree opens it first): reported at the end of the batch, after
+        # the events of what was inside.
         if mask & FAN_MOVE_SELF:
-            self._emit(out, root, IN_MOVE_SELF)
+            self._emit(self._last, root, IN_MOVE_SELF)
         if mask & FAN_DELETE_SELF:
-            self._emit(out, root, IN_DELETE_SELF)
-            out.append(PathEvent(root, IN_IGNORED, None))
+            self._emit(self._last, root, IN_DELETE_SELF)
+            self._last.append(PathEvent(root, IN_IGNORED, None))
 
     def _overflow(self, out: List[PathEvent]) -> None:
         """Events were lost: report it, then list every root again."""

@@ -239,6 +239,9 @@ class InotifyTree(_InotifyBase[PathEvent]):
     scan is done by the next read that gets events).
     """
 
+    #: Which kernel interface watches (``"inotify"``; FanotifyTree's is ``"fanotify"``).
+    backend = "inotify"
+
     def __init__(
         self,
         path: Optional[PathArg] = None,
