@@ -137,6 +137,23 @@ int butter_open_by_handle_at(int mount_fd, int handle_type,
 int butter_name_to_handle_at(int dirfd, const char *path, int flags,
                              int *mount_id, int *handle_type,
                              unsigned char *f_handle, unsigned int *handle_bytes);
+/* The handle of dirfd/path laid out as in a fanotify FID record
+   (struct file_handle: handle_bytes, handle_type, f_handle) at
+   key + offset; returns offset + its size, -1 with errno set.  Room:
+   offset + BUTTER_HANDLE_KEY_ROOM bytes. */
+int butter_handle_key(int dirfd, const char *path, int flags, int *mount_id,
+                      unsigned char *key, unsigned int offset);
+#define BUTTER_HANDLE_KEY_ROOM ...
+/* One getdents64(2) batch of the directory fd, as records in out
+   (BUTTER_LIST_OUT_SIZE bytes): header {uint8 kind, uint8 pad, uint16
+   name length, int32 mount id (kind 1) or errno (kind 2), uint32 key
+   length} then the name, then (kind 1) the struct file_handle of the
+   entry (as butter_handle_key writes it).  kind 0: not a directory,
+   1: a directory and its handle, 2: a directory whose handle failed.
+   Returns the bytes written, 0 at the end, -1 with errno set. */
+int butter_list_dir(int fd, unsigned char *out);
+#define BUTTER_LIST_OUT_SIZE ...
+#define BUTTER_LIST_HEADER ...
 #define BUTTER_MAX_HANDLE_SZ ...
 #define AT_HANDLE_FID ...
 #define AT_EMPTY_PATH ...

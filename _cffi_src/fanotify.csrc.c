@@ -4,7 +4,9 @@
 #include <stddef.h>
 #include <sys/fanotify.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
+#include <dirent.h>
 
 /* Constants newer than the C library's headers: the values are kernel ABI
    (the kernel refuses what it does not know with EINVAL). */
@@ -195,6 +197,93 @@ static int butter_name_to_handle_at(int dirfd, const char *path, int flags,
     *handle_bytes = u.fh.handle_bytes;
     memcpy(f_handle, u.fh.f_handle, u.fh.handle_bytes);
     return 0;
+}
+
+#define BUTTER_HANDLE_KEY_ROOM (sizeof(struct file_handle) + MAX_HANDLE_SZ)
+
+static int butter_handle_key(int dirfd, const char *path, int flags,
+                             int *mount_id, unsigned char *key,
+                             unsigned int offset)
+{
+    union {
+        struct file_handle fh;
+        unsigned char bytes[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+    } u;
+    unsigned int size;
+    u.fh.handle_bytes = MAX_HANDLE_SZ;
+    if (name_to_handle_at(dirfd, path, &u.fh, mount_id, flags) < 0)
+        return -1;
+    size = sizeof(struct file_handle) + u.fh.handle_bytes;
+    memcpy(key + offset, u.bytes, size);
+    return (int)(offset + size);
+}
+
+/* getdents64(2) records (kernel ABI; glibc wraps it only since 2.30). */
+struct butter_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+#define BUTTER_LIST_READ 32768
+#define BUTTER_LIST_HEADER 12
+/* Worst case: 24-byte dirents, each a record with a 1-byte name and a
+   full handle. */
+#define BUTTER_LIST_OUT_SIZE \
+    ((BUTTER_LIST_READ / 24 + 1) * (BUTTER_LIST_HEADER + 256 + BUTTER_HANDLE_KEY_ROOM))
+
+static int butter_list_dir(int fd, unsigned char *out)
+{
+    union {
+        struct butter_dirent64 d;
+        unsigned char bytes[BUTTER_LIST_READ];
+    } u;
+    long n = syscall(SYS_getdents64, fd, u.bytes, sizeof u.bytes);
+    long pos = 0;
+    unsigned char *w = out;
+    if (n <= 0)
+        return (int)n;
+    while (pos < n) {
+        struct butter_dirent64 *d = (struct butter_dirent64 *)(u.bytes + pos);
+        const char *name = d->d_name;
+        size_t len = strlen(name);
+        unsigned char kind = 0;
+        int32_t info = 0;
+        uint32_t keylen = 0;
+        uint16_t len16;
+        pos += d->d_reclen;
+        if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
+            continue;
+        if (d->d_type == DT_DIR)
+            kind = 1;
+        else if (d->d_type == DT_UNKNOWN) {
+            struct stat st;
+            if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+                kind = 1;
+        }
+        if (kind == 1) {
+            int mount_id = 0;
+            int end = butter_handle_key(fd, name, 0, &mount_id,
+                                        w + BUTTER_LIST_HEADER, (unsigned int)len);
+            if (end < 0) {
+                kind = 2;
+                info = errno;
+            } else {
+                info = mount_id;
+                keylen = (uint32_t)end - (uint32_t)len;
+            }
+        }
+        len16 = (uint16_t)len;
+        w[0] = kind;
+        w[1] = 0;
+        memcpy(w + 2, &len16, 2);
+        memcpy(w + 4, &info, 4);
+        memcpy(w + 8, &keylen, 4);
+        memcpy(w + BUTTER_LIST_HEADER, name, len);
+        w += BUTTER_LIST_HEADER + len + keylen;
+    }
+    return (int)(w - out);
 }
 
 _Static_assert(sizeof(((struct statfs *)0)->f_fsid)

@@ -131,9 +131,40 @@ def _inotify_tree():
     return t, lambda: os.mkdir(os.path.join(d, "x"))
 
 
+def _private_tmpfs(d):
+    """A fresh tmpfs on *d*, in a new private mount namespace (the contract
+    runs in a forked child): FanotifyTree's filesystem mark then covers it
+    alone, never the host's filesystem.  Returns why not ("" if done)."""
+    from butter import clone, system
+
+    if os.geteuid() != 0:
+        return "needs root (a mount namespace, and CAP_SYS_ADMIN for the mark)"
+    try:
+        clone.unshare(clone.CLONE_NEWNS)
+        system.mount(None, "/", None, system.MS_REC | system.MS_PRIVATE)
+        system.mount("tmpfs", d, "tmpfs", 0, "mode=0755")
+    except OSError as exc:
+        return f"cannot mount a private tmpfs: {exc}"
+    return ""
+
+
+def _fanotify_tree():
+    import tempfile
+
+    from butter.fanotify import FanotifyTree
+
+    d = tempfile.mkdtemp()
+    why = _private_tmpfs(d)
+    if why:
+        pytest.skip(why)
+    t = FanotifyTree(d)
+    return t, lambda: os.mkdir(os.path.join(d, "x"))
+
+
 FACTORIES = {
     "Inotify": _inotify,
     "InotifyTree": _inotify_tree,
+    "FanotifyTree": _fanotify_tree,
     "Context": _aio_context,
     "Eventfd": _eventfd,
     "Timer": _timer,
@@ -382,6 +413,17 @@ class _InotifyTreeCase(_AsyncCase):
         return {"watch": (self.dir,), "paths": ()}
 
 
+class _FanotifyTreeCase(_InotifyTreeCase):
+    module, cls_name = "butter.asyncio.fanotify", "FanotifyTree_async"
+
+    def unavailable(self):
+        from butter.watch import fanotify_usable
+
+        if not fanotify_usable():
+            return "FanotifyTree unavailable (CAP_SYS_ADMIN, Linux 5.17)"
+        return _private_tmpfs(self.dir)
+
+
 class _EventfdCase(_AsyncCase):
     module, cls_name = "butter.asyncio.eventfd", "Eventfd_async"
 
@@ -598,6 +640,7 @@ ASYNC_CASES = {
     for case in (
         _InotifyCase,
         _InotifyTreeCase,
+        _FanotifyTreeCase,
         _EventfdCase,
         _TimerfdCase,
         _SignalfdCase,

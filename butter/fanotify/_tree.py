@@ -50,6 +50,7 @@ import time
 
 from .._args import PathArg
 from .._fd import EventLike
+from .._lowlevel import ffi as _ffi
 from .._lowlevel import lib
 from ..inotify._constants import (
     IN_ACCESS,
@@ -94,7 +95,7 @@ from ._records import _FILE_HANDLE, _FSID, _FSID_OFF, _FSID_SIZE, _HANDLE_OFF, _
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Dict, List, Optional, Set
+    from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
     from ..inotify._tree import ExcludeArg
 
@@ -128,6 +129,12 @@ _fh_unpack = _FILE_HANDLE.unpack_from
 if _FSID_OFF + _FSID_SIZE != _HANDLE_OFF:  # pragma: no cover - a new ABI
     raise ImportError("butter.fanotify: padding between fsid and handle")
 _u32 = struct.Struct("=I").unpack_from
+_HANDLE_START = _FSID_SIZE + _FH_SIZE  # where f_handle starts in a key
+_KEY_ROOM: int = lib.BUTTER_HANDLE_KEY_ROOM
+_LIST_OUT_SIZE: int = lib.BUTTER_LIST_OUT_SIZE
+_LIST_HEADER: int = lib.BUTTER_LIST_HEADER
+_list_header = struct.Struct("=BxHiI").unpack_from
+_MAX_HELD = 64  # directory fds a listing holds (one per level), deeper: by handle
 _fsdecode = os.fsdecode
 
 _GONE = (errno.ESTALE, errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
@@ -311,6 +318,7 @@ class FanotifyTree(EventLike[PathEvent]):
         self._paths: Dict[bytes, str] = {}  # path cache, cleared when a directory moves
         self._mounts: Dict[bytes, int] = {}  # fsid -> an fd for open_by_handle_at
         self._marked: Set[object] = set()  # fsids (or mount ids) marked
+        self._listbuf: Any = None  # butter_list_dir's output, made on first need
         self._last: List[PathEvent] = []  # reported at the end of the batch
         self._pending: Dict[bytes, bool] = {}  # node -> report differences, listed at the settle
         self._progress_at = 0.0
@@ -489,106 +497,183 @@ class FanotifyTree(EventLike[PathEvent]):
         return path
 
     # -- listing ---------------------------------------------------------------
-    def _open(self, key: bytes) -> int:
-        """An fd of the directory *key* (-1 if it is gone)."""
-        node = self._nodes[key]
-        fsid = key[:_FSID_SIZE]
-        mfd = self._mounts.get(fsid)
-        if mfd is None:
-            return -1
-        nbytes, htype = _fh_unpack(key, _FSID_SIZE)
-        handle = key[_FSID_SIZE + _FH_SIZE :]
-        while True:
-            fd: int = lib.butter_open_by_handle_at(mfd, htype, handle, nbytes, _O_DIR)
-            if fd >= 0:
-                return fd
-            err = _errno()
-            if err == errno.EINTR:
-                continue
-            if err in _GONE:
-                return -1
-            path = node.root or self._path(key)
-            raise OSError(err, os.strerror(err), path)
-
     def _scan(self, key: bytes, report: bool, out: List[PathEvent], whole: bool) -> None:
         """List directory *key* and the new directories found in it (all
         known ones too if *whole*), reporting differences if *report*.
 
-        Directories are opened by handle and their subdirectories' handles
-        taken relative to the open directory, so a rename meanwhile never
-        makes it list the wrong directory."""
-        todo = [key]
+        The first directory is opened by handle (``open_by_handle_at``:
+        the directory itself, wherever it is now), the others relative to
+        their parent's fd, held while its subdirectories are listed (up to
+        a depth), each checked against the handle the parent's listing
+        found (else opened by handle): a rename meanwhile never makes it
+        list another directory."""
         nodes = self._nodes
-        excluded = self._excluded
-        to_handle = name_to_handle_at
-        make_key = _key
-        while todo:
-            k = todo.pop()
-            node = nodes.get(k)
-            if node is None:
-                continue
-            fd = self._open(k)
+        kbuf = _ffi.new("unsigned char[]", _FSID_SIZE + _KEY_ROOM)
+        mid = _ffi.new("int *")
+        handle_key = lib.butter_handle_key
+        buffer = _ffi.buffer
+        frames: List[Tuple[int, List[Tuple[bytes, str]]]] = []
+        try:
+            fd = self._open_key(key, out)
             if fd < 0:
-                if node.root is None:
-                    self._vanished(k, out)
-                continue
-            mnt = node.mnt
-            try:
-                base = self._path(k) if (excluded is not None or report) else None
-                found: Dict[str, Optional[bytes]] = {}
-                mounts: Dict[str, int] = {}
-                fsid = k[:_FSID_SIZE]
-                with os.scandir(fd) as it:
-                    for entry in it:
-                        name = entry.name
-                        if excluded is not None and base is not None and excluded(base, name):
-                            continue
-                        if entry.is_dir(follow_symlinks=False):
-                            try:
-                                child_mnt, htype, handle = to_handle(fd, name)
-                            except OSError as exc:
-                                if exc.errno in _GONE:
-                                    continue
-                                if exc.errno != errno.EOPNOTSUPP:
-                                    raise
-                                found[name] = _UNWATCHED  # a mount without handles
-                                continue
-                            if child_mnt != mnt:  # a mount point
-                                found[name] = self._submount(fd, name, child_mnt, fsid)
-                                mounts[name] = child_mnt
-                            else:
-                                found[name] = make_key(fsid, htype, handle)
-                        else:
-                            found[name] = None
-            except OSError as exc:
-                if exc.errno in _GONE:
+                return
+            frames.append((fd, []))
+            frames[-1] = (fd, self._list(key, fd, report, out, whole))
+            while frames:
+                pfd, children = frames[-1]
+                if not children:
+                    frames.pop()
+                    if pfd >= 0:
+                        os.close(pfd)
                     continue
-                raise
-            finally:
-                os.close(fd)
-            known = node.entries
-            for name in [n for n in known if n not in found or found[n] != known[n]]:
-                was = known.pop(name)
-                if was:
-                    self._forget(was, k, name)
-                if report and base is not None:
-                    isdir = IN_ISDIR if was is not None else 0
-                    self._emit(out, os.path.join(base, name), IN_DELETE | isdir)
+                ckey, name = children.pop()
+                if ckey not in nodes:
+                    continue
+                fd = -1
+                if pfd >= 0:
+                    try:
+                        fd = os.open(name, _O_DIR | os.O_NOFOLLOW, dir_fd=pfd)
+                    except OSError:
+                        pass
+                    else:
+                        n = handle_key(fd, b"", _M.AT_EMPTY_PATH, mid, kbuf, _FSID_SIZE)
+                        if n < 0 or buffer(kbuf, n)[_FSID_SIZE:] != ckey[_FSID_SIZE:]:
+                            os.close(fd)  # another directory took the name
+                            fd = -1
+                if fd < 0:
+                    fd = self._open_key(ckey, out)
+                    if fd < 0:
+                        continue
+                try:
+                    grand = self._list(ckey, fd, report, out, whole)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                if len(frames) >= _MAX_HELD and fd >= 0:
+                    os.close(fd)  # deeper down, open by handle
+                    fd = -1
+                frames.append((fd, grand))
+        finally:
+            for pfd, _ in frames:
+                if pfd >= 0:
+                    os.close(pfd)
+
+    def _open_key(self, key: bytes, out: List[PathEvent]) -> int:
+        """Open directory *key* by handle; -1 if it is gone (its entry is
+        then removed)."""
+        node = self._nodes[key]
+        mfd = self._mounts.get(key[:_FSID_SIZE], -1)
+        nbytes, htype = _fh_unpack(key, _FSID_SIZE)
+        open_handle = lib.butter_open_by_handle_at
+        while True:
+            fd: int = open_handle(mfd, htype, key[_HANDLE_START:], nbytes, _O_DIR)
+            if fd >= 0:
+                return fd
+            err = _ffi.errno
+            if err != errno.EINTR:
+                break
+        if err not in _GONE:
+            raise OSError(err, os.strerror(err), node.root or self._path(key))
+        if node.root is None:
+            self._vanished(key, out)
+        return -1
+
+    def _list(
+        self,
+        k: bytes,
+        fd: int,
+        report: bool,
+        out: List[PathEvent],
+        whole: bool,
+    ) -> List[Tuple[bytes, str]]:
+        """List the open directory *fd* of node *k* and reconcile its
+        entries; return the subdirectories to list next (the new ones, all
+        of them if *whole*), last first."""
+        nodes = self._nodes
+        node = nodes[k]
+        excluded = self._excluded
+        fsid = k[:_FSID_SIZE]
+        mnt = node.mnt
+        base = self._path(k) if (excluded is not None or report) else None
+        found: Dict[str, Optional[bytes]] = {}
+        mounts: Dict[str, int] = {}
+        listbuf = self._listbuf
+        if listbuf is None:
+            listbuf = self._listbuf = _ffi.new("unsigned char[]", _LIST_OUT_SIZE)
+        list_dir = lib.butter_list_dir
+        header = _list_header
+        decode = _fsdecode
+        while True:
+            n = list_dir(fd, listbuf)
+            if n <= 0:
+                if n == 0:
+                    break
+                err = _ffi.errno
+                if err == errno.EINTR:
+                    continue
+                if err in _GONE:
+                    return []
+                raise OSError(err, os.strerror(err), base or self._path(k))
+            data = _ffi.buffer(listbuf, n)[:]
+            pos = 0
+            while pos < n:
+                kind, namelen, info, keylen = header(data, pos)
+                start = pos + _LIST_HEADER
+                name = decode(data[start : start + namelen])
+                pos = start + namelen + keylen
+                if excluded is not None and base is not None and excluded(base, name):
+                    continue
+                if kind == 0:
+                    found[name] = None
+                elif kind == 1:
+                    if info != mnt:  # a mount point
+                        found[name] = self._submount(fd, name, info, fsid)
+                        mounts[name] = info
+                    else:
+                        found[name] = fsid + data[start + namelen : pos]
+                elif info in _GONE:
+                    continue
+                elif info in (errno.EOPNOTSUPP, errno.EOVERFLOW):
+                    found[name] = _UNWATCHED  # a mount without file handles
+                else:
+                    raise OSError(info, os.strerror(info), os.path.join(base or "", name))
+        self._listed += 1
+        if self._scanning and self._progress is not None:
+            self._report_progress()
+        descend: List[Tuple[bytes, str]] = []
+        known = node.entries
+        if not known and not report:  # the usual first listing: all new
+            node.entries = found
             for name, child in found.items():
-                if name in known:
-                    if whole and child:
-                        todo.append(child)
-                    continue
-                known[name] = child
-                if report and base is not None:
-                    isdir = IN_ISDIR if child is not None else 0
-                    self._emit(out, os.path.join(base, name), IN_CREATE | isdir)
                 if child:
-                    self._adopt(child, k, name, mounts.get(name))
-                    todo.append(child)
-            self._listed += 1
-            if self._scanning and self._progress is not None:
-                self._report_progress()
+                    if child in nodes:
+                        self._adopt(child, k, name)
+                    else:
+                        nodes[child] = _Node(k, name, mounts.get(name, mnt))
+                    descend.append((child, name))
+            descend.reverse()
+            return descend
+        for name in [n for n in known if n not in found or found[n] != known[n]]:
+            was = known.pop(name)
+            if was:
+                self._forget(was, k, name)
+            if report and base is not None:
+                isdir = IN_ISDIR if was is not None else 0
+                self._emit(out, os.path.join(base, name), IN_DELETE | isdir)
+        for name, child in found.items():
+            if name in known:
+                if whole and child:
+                    descend.append((child, name))
+                continue
+            known[name] = child
+            if report and base is not None:
+                isdir = IN_ISDIR if child is not None else 0
+                self._emit(out, os.path.join(base, name), IN_CREATE | isdir)
+            if child:
+                self._adopt(child, k, name, mounts.get(name))
+                descend.append((child, name))
+        descend.reverse()
+        return descend
 
     def _start_scan(self) -> None:
         """A whole-tree listing starts (for *progress*)."""
@@ -964,9 +1049,3 @@ class FanotifyTree(EventLike[PathEvent]):
                     self._scan(key, report=True, out=out, whole=True)
         finally:
             self._end_scan()
-
-
-def _errno() -> int:
-    from .._lowlevel import ffi
-
-    return int(ffi.errno)
