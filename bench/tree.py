@@ -35,7 +35,8 @@ beyond one per name.  Watchers: ``FanotifyTree`` and ``InotifyTree``
 (``IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_DELETE``), watchdog's
 ``InotifyObserver`` (recursive; a handler counting every event) and
 watchfiles' ``watch`` (rust notify, inotify; 50 ms debounce, 5 ms step;
-it reports sets of changes, merged per path).
+it reports sets of changes, merged per path).  Then the consumer alone:
+a burst already queued, the reading timed (``FanotifyTree``, ``InotifyTree``).
 
 With ``--quick`` the tree is smaller than the watch limit, so the
 ``InotifyTree`` child first moves to a user namespace of its own and lowers
@@ -590,6 +591,42 @@ def churn_watchfiles(root: str, dirs: List[str]) -> Optional[Result]:
         gen.close()
 
 
+def consumer_alone(root: str, dirs: List[str]) -> None:
+    """The churn rates above include the writer's pace.  Here a burst is
+    made first (the watcher open: the kernel queues it), then the reading
+    is timed alone: what butter's bookkeeping costs per event."""
+    print(f"\nconsumer alone, a burst of {BURST:,} operations already queued (median of 5):")
+    flags = os.O_CREAT | os.O_WRONLY | os.O_EXCL
+    for label, cls in (("butter FanotifyTree", FanotifyTree), ("butter InotifyTree", InotifyTree)):
+        if cls is None:
+            continue
+        tree = cls(root, EVENTS)
+        rates = []
+        try:
+            tree_probe(tree, root)
+            for r in range(5):
+                for op in range(BURST):
+                    path = f"{dirs[op % len(dirs)]}/q{r}-{op}"
+                    fd = os.open(path, flags, 0o644)
+                    os.write(fd, b"x")
+                    os.close(fd)
+                    os.unlink(path)
+                n = 0
+                t0 = time.perf_counter()
+                while True:
+                    if tree.buffered():
+                        n += len(tree.read_events())
+                    elif tree.wait(0) is not None:
+                        n += 1
+                    else:
+                        break
+                rates.append(n / (time.perf_counter() - t0))
+        finally:
+            tree.close()
+        rate = statistics.median(rates)
+        print(f"  {label:36s} {rate / 1e3:10.1f} k events/s ({n:,} events a burst)")
+
+
 def throughput(root: str) -> None:
     dirs = churn_dirs(root)
     print(
@@ -623,6 +660,7 @@ def throughput(root: str) -> None:
     if fan:
         verdict = "ok" if fan >= ino else "MISSED (target >= InotifyTree)"
         print(f"  FanotifyTree / InotifyTree events/s: {fan / ino:.2f}x, {verdict}")
+    consumer_alone(root, dirs)
 
 
 def main() -> int:
