@@ -320,6 +320,9 @@ class FanotifyTree(EventLike[PathEvent]):
         self._marked: Set[object] = set()  # fsids (or mount ids) marked
         self._listbuf: Any = None  # butter_list_dir's output, made on first need
         self._last: List[PathEvent] = []  # reported at the end of the batch
+        # Entries (directory, name, key) removed by merged events, applied
+        # at the end of the batch.
+        self._removed: List[Tuple[bytes, str, Optional[bytes]]] = []
         self._pending: Dict[bytes, bool] = {}  # node -> report differences, listed at the settle
         self._progress_at = 0.0
         self._progress_last = -1
@@ -666,11 +669,34 @@ class FanotifyTree(EventLike[PathEvent]):
                     descend.append((child, name))
                 continue
             known[name] = child
-            if report and base is not None:
-                isdir = IN_ISDIR if child is not None else 0
-                self._emit(out, os.path.join(base, name), IN_CREATE | isdir)
-            if child:
+            path = os.path.join(base, name) if report and base is not None else None
+            if not child:
+                if path is not None:
+                    self._emit(out, path, IN_CREATE | (IN_ISDIR if child is not None else 0))
+                continue
+            other = nodes.get(child)
+            if other is None or other.root is not None:
+                if path is not None:
+                    self._emit(out, path, IN_CREATE | IN_ISDIR)
                 self._adopt(child, k, name, mounts.get(name))
+                descend.append((child, name))
+                continue
+            # A directory known elsewhere: it moved here.  Reported as the
+            # rename it was if it was still listed there, else it is listed
+            # afresh (its contents reported as creations).
+            parent = nodes.get(other.parent) if other.parent is not None else None
+            listed = parent is not None and parent.entries.get(other.name) == child
+            src = self._path(child) if path is not None and listed else None
+            if path is not None and src is None:
+                self._drop(child)
+                self._emit(out, path, IN_CREATE | IN_ISDIR)
+            self._adopt(child, k, name, mounts.get(name))
+            if src is not None:
+                assert path is not None
+                self._emit(out, path, IN_MOVED_FROM | IN_MOVED_TO | IN_ISDIR, src)
+                if whole:
+                    descend.append((child, name))
+            else:
                 descend.append((child, name))
         descend.reverse()
         return descend
@@ -728,6 +754,15 @@ class FanotifyTree(EventLike[PathEvent]):
         self._paths.clear()
         return False
 
+    def _drop(self, key: bytes) -> None:
+        """Forget what is known below directory *key* (it stays a node,
+        with no entries)."""
+        node = self._nodes[key]
+        entries, node.entries = node.entries, {}
+        for name, child in entries.items():
+            if child:
+                self._forget(child, key, name)
+
     def _forget(self, key: bytes, parent: bytes, name: str) -> None:
         """Drop node *key* (removed as *parent*'s entry *name*) and its
         subtree, unless it already lives elsewhere."""
@@ -783,12 +818,25 @@ class FanotifyTree(EventLike[PathEvent]):
             self._process(data, out)
         finally:
             try:
+                self._apply_removed(out)
                 self._settle(out)
             finally:
                 if self._last:
                     out += self._last
                     self._last = []
         return out
+
+    def _apply_removed(self, out: List[PathEvent]) -> None:
+        """The removals of merged events (see :meth:`_entry_event`)."""
+        removed, self._removed = self._removed, []
+        nodes = self._nodes
+        for dkey, name, value in removed:
+            node = nodes.get(dkey)
+            if node is None:
+                continue
+            base = self._path(dkey)
+            if base is not None:
+                self._vanish(dkey, node, name, os.path.join(base, name), value, out)
 
     def _settle(self, out: List[PathEvent]) -> None:
         """After a batch: list the directories it queued (moved in: listed
@@ -880,11 +928,13 @@ class FanotifyTree(EventLike[PathEvent]):
             self._pending[dkey] = True
             return
         if appear and vanish:
-            # Merged by the kernel, in the place of the older event: the
-            # events in between may be out of order, so the directory is
-            # listed again at the settle (differences reported).  If the
-            # entry is known as this object it went, then came back; else
-            # it came, then went.
+            # Merged by the kernel, in the place of the older event.  If
+            # the entry is known as this object it went, then came back;
+            # else it came, then went -- at some point after, unknown: the
+            # events in between may be about it, or inside it, so its
+            # removal is applied at the end of the batch.  The directory is
+            # listed again then (differences reported: a file's identity
+            # is not kept).
             self._pending[dkey] = True
             if node.entries.get(name, 0) == value:
                 self._vanish(dkey, node, name, path, value, out)
@@ -893,7 +943,7 @@ class FanotifyTree(EventLike[PathEvent]):
             else:
                 self._appear(dkey, node, name, path, value, out)
                 self._emit_content(out, path, content, isdir)
-                self._vanish(dkey, node, name, path, value, out)
+                self._removed.append((dkey, name, value))
         elif appear:
             self._appear(dkey, node, name, path, value, out)
             self._emit_content(out, path, content, isdir)
@@ -935,8 +985,10 @@ class FanotifyTree(EventLike[PathEvent]):
             self._emit(out, path, IN_DELETE | (IN_ISDIR if was is not None else 0))
         entries[name] = value
         self._emit(out, path, IN_CREATE | (IN_ISDIR if value is not None else 0))
-        if value is not None and self._adopt(value, dkey, name):
-            self._pending.setdefault(value, False)  # empty, unless a race filled it
+        if value is not None:
+            # Not listed: it was empty when made, and every entry made in it
+            # since has its own event, queued after this one.
+            self._adopt(value, dkey, name)
 
     def _vanish(
         self,

@@ -18,6 +18,16 @@ running when every watch is gone, and without ``-m`` the first event read
 ends the run (exit 1 if it was not asked for).  ``-m -r`` adds watches for new
 and moved-in directories and drops moved-out ones.
 
+``-r --fanotify`` (``-F``; ``-S``/``--filesystem`` is the same here, and
+``-I``/``--inotify`` the default) watches the directories with one fanotify
+mark per filesystem (:class:`butter.fanotify.FanotifyTree`: no watch limit,
+no window after ``mkdir``; needs root) and prints the same lines as ``-r``,
+the lines of each directory's own watch included (``DELETE_SELF``,
+``MOVE_SELF``, ``ATTRIB,ISDIR`` of a subdirectory), except for directory
+reads (``OPEN``/``ACCESS``/``CLOSE_NOWRITE`` with ``ISDIR``), which it does
+not show.  Without ``-r`` these options are accepted and ignored, as by
+inotifywait built without fanotify.
+
 ``--exclude``/``--include`` patterns are POSIX extended regular expressions
 in inotifywait; here they are Python :mod:`re` patterns searched (unanchored,
 as ``regexec``) in ``WATCHED_PATH + FILENAME``, after translating the POSIX
@@ -40,18 +50,26 @@ import select
 import stat
 import sys
 import time
-from typing import IO, Callable, Dict, Iterator, List, NoReturn, Optional, Tuple
+from typing import IO, Callable, Dict, Iterator, List, NoReturn, Optional, Tuple, Union
 
 from .._cli import entry_point, run_program
 from ._constants import (
+    IN_ACCESS,
     IN_ALL_EVENTS,
+    IN_ATTRIB,
+    IN_CLOSE_NOWRITE,
+    IN_CLOSE_WRITE,
     IN_CREATE,
+    IN_DELETE,
     IN_DELETE_SELF,
     IN_DONT_FOLLOW,
     IN_IGNORED,
     IN_ISDIR,
+    IN_MOVE,
+    IN_MOVE_SELF,
     IN_MOVED_FROM,
     IN_MOVED_TO,
+    IN_OPEN,
     IN_Q_OVERFLOW,
     IN_UNMOUNT,
     event_name,
@@ -309,6 +327,7 @@ class Options:
         self.quiet = 0
         self.timeout = 0
         self.recursive = False
+        self.fanotify = False  # -F/-S with -r: one fanotify mark (FanotifyTree)
         self.csv = False
         self.daemon = False
         self.syslog = False
@@ -406,7 +425,10 @@ def parse_options(args: List[str], prog: str) -> Options:
                     )
                     raise _Stop(EXIT_FAILURE)
                 o.events |= bits
-            # -I, -F, -S: fanotify build options, ignored
+            elif key in ("F", "S"):
+                o.fanotify = True  # used by -r (inotifywait -S marks the filesystem too)
+            elif key == "I":
+                o.fanotify = False
     except UsageError as exc:
         _err(str(exc))
         _err(f"Usage: {prog} [ options ] file1 [ file2 ] [ file3 ] [ ... ]  (--help for more)")
@@ -633,6 +655,117 @@ class Watcher:
         return line
 
 
+class FanotifyWatcher:
+    """``-r --fanotify``: :class:`Watcher`'s interface over a
+    :class:`~butter.fanotify.FanotifyTree`, whose events become the lines
+    of inotifywait's watches (the parent's, then the directory's own)."""
+
+    pad = 0  # (Watcher's: no padding bit here)
+
+    def __init__(
+        self, mask: int, monitor: bool = True, report: Optional[Callable[[str], None]] = None
+    ) -> None:
+        from ..fanotify import FanotifyTree
+
+        self.mask = mask
+        self.events = mask
+        self.report = report or _err
+        self._excluded: set[str] = set()
+        excluded = self._excluded
+        wanted = (mask & IN_ALL_EVENTS) | IN_CREATE | IN_DELETE | IN_MOVE | IN_ATTRIB
+        self.tree = FanotifyTree(None, wanted, exclude=lambda path: path in excluded)
+        self.inotify = self  # what _loop reads: fileno(), read_events(), close()
+        self._roots: List[Tuple[str, str]] = []  # (absolute, printed with a final /)
+        self._wd: Dict[str, int] = {}  # printed directory -> a made-up wd
+        self._paths: Dict[int, str] = {}
+        self._cookie = 0
+
+    def fileno(self) -> int:
+        return self.tree.fileno()
+
+    def close(self) -> None:
+        self.tree.close()
+
+    def add(self, path: str, exclude: Optional[List[str]] = None) -> None:
+        if not _isdir(path):
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
+        for e in exclude or []:
+            self._excluded.add(os.path.abspath(e))
+        self.tree.watch(path)
+        printed = path if path.endswith("/") else path + "/"
+        self._roots.append((os.path.abspath(path), printed))
+        self._roots.sort(key=lambda r: -len(r[0]))  # the innermost root first
+
+    def _printed(self, path: str) -> str:
+        for absolute, printed in self._roots:
+            if path == absolute:
+                return printed
+            if path.startswith(absolute.rstrip("/") + "/"):
+                return printed + path[len(absolute.rstrip("/")) + 1 :]
+        return path
+
+    def _event(self, directory: str, mask: int, cookie: int = 0, name: str = "") -> InotifyEvent:
+        wd = self._wd.get(directory)
+        if wd is None:
+            wd = self._wd[directory] = len(self._wd) + 1
+            self._paths[wd] = directory
+        return InotifyEvent(wd, mask, cookie, name)
+
+    def read_events(self) -> List[InotifyEvent]:
+        out: List[InotifyEvent] = []
+        for ev in self.tree.read_events():
+            path, mask, src = ev
+            if mask & IN_Q_OVERFLOW:
+                out.append(InotifyEvent(-1, mask, 0, ""))
+                continue
+            printed = self._printed(path)
+            if printed.endswith("/"):  # a root's own event
+                out.append(self._event(printed, mask))
+                continue
+            parent, name = printed.rsplit("/", 1)
+            parent += "/"
+            isdir = mask & IN_ISDIR
+            own = printed + "/"
+            if src is not None or mask & (IN_MOVED_FROM | IN_MOVED_TO):
+                self._cookie += 1
+                if src is not None:
+                    old_parent, old_name = self._printed(src).rsplit("/", 1)
+                    out.append(
+                        self._event(old_parent + "/", IN_MOVED_FROM | isdir, self._cookie, old_name)
+                    )
+                out.append(
+                    self._event(parent, mask & ~(IN_MOVED_FROM if src else 0), self._cookie, name)
+                )
+                if isdir and (src is not None or mask & IN_MOVED_FROM):
+                    out.append(self._event(own, IN_MOVE_SELF))
+                continue
+            if isdir and mask & IN_DELETE:
+                out.append(self._event(own, IN_DELETE_SELF))
+            out.append(self._event(parent, mask, 0, name))
+            if isdir and mask & _OWN_TOO:
+                out.append(self._event(own, mask))
+        return out
+
+    def path_of(self, ev: InotifyEvent) -> Optional[str]:
+        return self._paths.get(ev[0])
+
+    def handle(self, ev: InotifyEvent) -> Optional[str]:
+        _wd, mask, _cookie, name = ev
+        base = self._paths.get(ev[0], "")
+        line = f"{base} {events_to_str(mask)} {name}" if mask & self.mask else None
+        if ev.overflow_event and line is None:
+            self.report(
+                "Warning: the kernel's fanotify queue overflowed, events were lost "
+                "(the tree was listed again)"
+            )
+        return line
+
+
+AnyWatcher = Union[Watcher, FanotifyWatcher]
+# Events of a subdirectory that its own inotify watch reports too.
+_OWN_TOO = IN_ATTRIB | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_OPEN | IN_ACCESS
+
+
 # -- the program ------------------------------------------------------------------
 
 
@@ -807,10 +940,15 @@ class _DaemonChild(Exception):
 def _run(o: Options, prog: str) -> int:
     report = _Reporter()
     events = o.events or IN_ALL_EVENTS
+    watcher: AnyWatcher
     try:
-        watcher = Watcher(events, o.recursive, o.monitor, o.no_dereference, report)
+        if o.recursive and o.fanotify:
+            watcher = FanotifyWatcher(events, o.monitor, report)
+        else:
+            watcher = Watcher(events, o.recursive, o.monitor, o.no_dereference, report)
     except OSError as exc:
-        _err(f"Couldn't initialize inotify: {os.strerror(exc.errno or 0)}")
+        which = "fanotify" if o.recursive and o.fanotify else "inotify"
+        _err(f"Couldn't initialize {which}: {os.strerror(exc.errno or 0)}")
         if exc.errno == errno.EMFILE:
             _err("Try increasing the value of /proc/sys/fs/inotify/max_user_instances")
         return EXIT_FAILURE
@@ -820,7 +958,7 @@ def _run(o: Options, prog: str) -> int:
         watcher.inotify.close()
 
 
-def _watch(o: Options, watcher: Watcher, report: _Reporter) -> int:
+def _watch(o: Options, watcher: AnyWatcher, report: _Reporter) -> int:
     pattern: Optional[re.Pattern[str]] = None
     invert = False
     patterns = [
@@ -876,7 +1014,7 @@ def _watch(o: Options, watcher: Watcher, report: _Reporter) -> int:
 
 
 def _loop(
-    o: Options, watcher: Watcher, report: _Reporter, watch: List[str], exclude: List[str],
+    o: Options, watcher: AnyWatcher, report: _Reporter, watch: List[str], exclude: List[str],
     out: IO[bytes], pattern: Optional[re.Pattern[str]], invert: bool, fmt: Optional[bytes],
 ) -> int:  # fmt: skip
     if o.syslog:
