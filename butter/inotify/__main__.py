@@ -552,7 +552,7 @@ class Watcher:
         self.kernel_mask = kernel_mask | self.pad | (IN_DONT_FOLLOW if no_dereference else 0)
         self.paths: Dict[int, str] = {}  # wd -> printed path
         self.moved_from: Optional[str] = None  # a watched directory just moved away
-        self.report = report or _err
+        self.report: Callable[[str], None] = report or _err
 
     def watch_file(self, path: str) -> None:
         """One watch; as inotify-tools, a directory prints with a final
@@ -669,11 +669,11 @@ class FanotifyWatcher:
 
         self.mask = mask
         self.events = mask
-        self.report = report or _err
+        self.report: Callable[[str], None] = report or _err
         self._excluded: set[str] = set()
         excluded = self._excluded
         wanted = (mask & IN_ALL_EVENTS) | IN_CREATE | IN_DELETE | IN_MOVE | IN_ATTRIB
-        self.tree = FanotifyTree(None, wanted, exclude=lambda path: path in excluded)
+        self.tree: FanotifyTree = FanotifyTree(None, wanted, exclude=lambda path: path in excluded)
         self.inotify = self  # what _loop reads: fileno(), read_events(), close()
         self._roots: List[Tuple[str, str]] = []  # (absolute, printed with a final /)
         self._wd: Dict[str, int] = {}  # printed directory -> a made-up wd
