@@ -273,6 +273,9 @@ def test_no_window_after_mkdir():
         "mkdir t; rmdir t; mkdir t",
         "mkdir t; mv t u; mkdir t; mv u t/u",
         "mkdir t; mkdir t/x; mv t/x y; rmdir t",
+        "touch t; mv t u; touch t; mv t v; mv u t; rm t",
+        "touch t; ln t u; rm t; ln u t; rm u; rm t; touch t",
+        "touch t; rm t; touch t; rm t; touch t",
         "mkdir t; mkdir t/x; touch t/x/f; mv t/x y; rmdir t; mkdir t",
     ],
 )
@@ -524,6 +527,33 @@ def test_progress_exception_closes_the_tree():
         with pytest.raises(KeyboardInterrupt):
             FanotifyTree(mnt, progress=stop)
         assert open_fds() == before
+        return True
+
+    assert in_fs("tmpfs", body)
+
+
+def test_watch_forgets_a_root_whose_scan_fails():
+    def body(mnt):
+        a, b = os.path.join(mnt, "a"), os.path.join(mnt, "b")
+        os.makedirs(os.path.join(a, "x"))
+        os.makedirs(os.path.join(b, "y", "z"))
+        calls = []
+
+        def progress(count):
+            calls.append(count)
+            if len(calls) > 1:
+                raise KeyboardInterrupt
+
+        with FanotifyTree(a) as tree:
+            tree._progress = progress  # only the second root's scan raises
+            with pytest.raises(KeyboardInterrupt):
+                tree.watch(b)
+            assert tree.roots == [a]
+            assert tree.paths() == walk(a)
+            assert len(tree._nodes) == 2  # a and a/x
+            write(os.path.join(b, "y", "f"))
+            write(os.path.join(a, "x", "f"))
+            assert [e.path for e in drain(tree)] == [os.path.join(a, "x", "f")] * 4
         return True
 
     assert in_fs("tmpfs", body)

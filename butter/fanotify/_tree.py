@@ -320,9 +320,12 @@ class FanotifyTree(EventLike[PathEvent]):
         self._marked: Set[object] = set()  # fsids (or mount ids) marked
         self._listbuf: Any = None  # butter_list_dir's output, made on first need
         self._last: List[PathEvent] = []  # reported at the end of the batch
-        # Entries (directory, name, key) removed by merged events, applied
-        # at the end of the batch.
-        self._removed: List[Tuple[bytes, str, Optional[bytes]]] = []
+        # Entries (directory, name) removed by merged events (with the handle
+        # of the object), applied at the end of the batch.
+        self._removing: Dict[Tuple[bytes, str], Optional[bytes]] = {}  # -> the object
+        self._away: Set[Tuple[bytes, str]] = set()  # ... whose object was renamed away
+        # The renames of the batch, by object: (old dir, old name, new dir, new name).
+        self._moves: Dict[bytes, List[Tuple[Optional[bytes], str, Optional[bytes], str]]] = {}
         self._pending: Dict[bytes, bool] = {}  # node -> report differences, listed at the settle
         self._progress_at = 0.0
         self._progress_last = -1
@@ -405,16 +408,26 @@ class FanotifyTree(EventLike[PathEvent]):
         self._roots.append(root)
         self._root_keys[root] = key
         node = self._nodes.get(key)
+        new = node is None
         if node is None:
-            self._nodes[key] = _Node(None, "", mount_id, root)
+            node = self._nodes[key] = _Node(None, "", mount_id, root)
         else:
             node.root = root  # a directory already watched: it is a root too
         self._paths.clear()
         self._start_scan()
         try:
             self._scan(key, report=False, out=[], whole=True)
-        finally:
-            self._end_scan()
+            self._end_scan()  # (progress may raise here too)
+        except BaseException:
+            self._scanning = False
+            # Forgotten again (what it shares with other roots stays).
+            self._roots.remove(root)
+            del self._root_keys[root]
+            node.root = None
+            if new:
+                self._forget_subtree(key)
+            self._paths.clear()
+            raise
 
     def _place(self, fd: int, fsid: bytes, mount_id: int, path: str, top: bool) -> None:
         """Mark the filesystem (or mount) of the directory *fd* if not yet
@@ -656,14 +669,22 @@ class FanotifyTree(EventLike[PathEvent]):
                     descend.append((child, name))
             descend.reverse()
             return descend
+        # Directories gone from here may have been renamed within it: their
+        # removal waits until the new entries are known.
+        gone: Dict[str, bytes] = {}
         for name in [n for n in known if n not in found or found[n] != known[n]]:
             was = known.pop(name)
+            if was and name not in found:
+                gone[name] = was
+                continue
             if was:
                 self._forget(was, k, name)
             if report and base is not None:
                 isdir = IN_ISDIR if was is not None else 0
                 self._emit(out, os.path.join(base, name), IN_DELETE | isdir)
         for name, child in found.items():
+            if k not in nodes:
+                return []  # dropped meanwhile: it was inside a directory gone
             if name in known:
                 if whole and child:
                     descend.append((child, name))
@@ -686,6 +707,9 @@ class FanotifyTree(EventLike[PathEvent]):
             # afresh (its contents reported as creations).
             parent = nodes.get(other.parent) if other.parent is not None else None
             listed = parent is not None and parent.entries.get(other.name) == child
+            if other.parent == k and gone.get(other.name) == child:
+                listed = True  # renamed within this directory
+                del gone[other.name]
             src = self._path(child) if path is not None and listed else None
             if path is not None and src is None:
                 self._drop(child)
@@ -698,6 +722,10 @@ class FanotifyTree(EventLike[PathEvent]):
                     descend.append((child, name))
             else:
                 descend.append((child, name))
+        for name, was in gone.items():
+            self._forget(was, k, name)
+            if report and base is not None:
+                self._emit(out, os.path.join(base, name), IN_DELETE | IN_ISDIR)
         descend.reverse()
         return descend
 
@@ -736,7 +764,8 @@ class FanotifyTree(EventLike[PathEvent]):
         node = self._nodes.get(child)
         if node is None:
             if mnt is None:
-                mnt = self._nodes[parent].mnt
+                owner = self._nodes.get(parent)
+                mnt = owner.mnt if owner is not None else 0
             self._nodes[child] = _Node(parent, name, mnt)
             return True
         old_parent, old_name = node.parent, node.name
@@ -763,14 +792,8 @@ class FanotifyTree(EventLike[PathEvent]):
             if child:
                 self._forget(child, key, name)
 
-    def _forget(self, key: bytes, parent: bytes, name: str) -> None:
-        """Drop node *key* (removed as *parent*'s entry *name*) and its
-        subtree, unless it already lives elsewhere."""
-        node = self._nodes.get(key)
-        if node is None or node.root is not None:
-            return
-        if (node.parent, node.name) != (parent, name):
-            return  # moved on: that entry was stale
+    def _forget_subtree(self, key: bytes) -> None:
+        """Drop node *key* and the nodes below it (not other roots)."""
         todo = [key]
         while todo:
             k = todo.pop()
@@ -783,6 +806,16 @@ class FanotifyTree(EventLike[PathEvent]):
                     c = self._nodes.get(child)
                     if c is not None and c.parent == k and c.root is None:
                         todo.append(child)
+
+    def _forget(self, key: bytes, parent: bytes, name: str) -> None:
+        """Drop node *key* (removed as *parent*'s entry *name*) and its
+        subtree, unless it already lives elsewhere."""
+        node = self._nodes.get(key)
+        if node is None or node.root is not None:
+            return
+        if (node.parent, node.name) != (parent, name):
+            return  # moved on: that entry was stale
+        self._forget_subtree(key)
         self._paths.clear()
 
     def _vanished(self, key: bytes, out: List[PathEvent]) -> None:
@@ -818,6 +851,7 @@ class FanotifyTree(EventLike[PathEvent]):
             self._process(data, out)
         finally:
             try:
+                self._moves.clear()
                 self._apply_removed(out)
                 self._settle(out)
             finally:
@@ -828,12 +862,18 @@ class FanotifyTree(EventLike[PathEvent]):
 
     def _apply_removed(self, out: List[PathEvent]) -> None:
         """The removals of merged events (see :meth:`_entry_event`)."""
-        removed, self._removed = self._removed, []
+        removing, self._removing = self._removing, {}
+        away, self._away = self._away, set()
         nodes = self._nodes
-        for dkey, name, value in removed:
+        for (dkey, name), child in removing.items():
+            if (dkey, name) in away:
+                continue  # it left, and never came back: nothing to remove here
             node = nodes.get(dkey)
-            if node is None:
+            if node is None or name not in node.entries:
                 continue
+            value = node.entries[name]
+            if value and value != child:
+                continue  # another directory has the name now
             base = self._path(dkey)
             if base is not None:
                 self._vanish(dkey, node, name, os.path.join(base, name), value, out)
@@ -913,13 +953,13 @@ class FanotifyTree(EventLike[PathEvent]):
             if path is not None:
                 self._emit_content(out, path, content, IN_ISDIR)
             return
-        base = self._path(dkey)
+        base = self._paths.get(dkey) or self._path(dkey)
         if base is None:
             return
         excluded = self._excluded
         if excluded is not None and excluded(base, name):
             return
-        path = os.path.join(base, name)
+        path = base + "/" + name if base != "/" else "/" + name
         content = mask & _CONTENT
         appear = mask & FAN_CREATE
         vanish = mask & FAN_DELETE
@@ -929,23 +969,25 @@ class FanotifyTree(EventLike[PathEvent]):
             return
         if appear and vanish:
             # Merged by the kernel, in the place of the older event.  If
-            # the entry is known as this object it went, then came back;
-            # else it came, then went -- at some point after, unknown: the
-            # events in between may be about it, or inside it, so its
-            # removal is applied at the end of the batch.  The directory is
-            # listed again then (differences reported: a file's identity
-            # is not kept).
-            self._pending[dkey] = True
-            if node.entries.get(name, 0) == value:
+            # the entry is known as this object it went, then came back (a
+            # file's identity is not kept: a listing of the directory at the
+            # settle checks).  Else it came, then went -- at some point
+            # after, unknown: the events in between may be about it, or
+            # inside it, so its removal waits for the end of the batch (or
+            # for another object taking its name, see _appear).
+            same = node.entries.get(name, 0) == value
+            if same and self._removing.get((dkey, name), child) == child:
+                if not is_dir:
+                    self._pending[dkey] = True
                 self._vanish(dkey, node, name, path, value, out)
                 self._emit_content(out, path, content, isdir)
-                self._appear(dkey, node, name, path, value, out)
+                self._appear(dkey, node, name, path, value, out, child)
             else:
-                self._appear(dkey, node, name, path, value, out)
+                self._appear(dkey, node, name, path, value, out, child)
                 self._emit_content(out, path, content, isdir)
-                self._removed.append((dkey, name, value))
+                self._removing[(dkey, name)] = child
         elif appear:
-            self._appear(dkey, node, name, path, value, out)
+            self._appear(dkey, node, name, path, value, out, child)
             self._emit_content(out, path, content, isdir)
         elif vanish:
             self._emit_content(out, path, content, isdir)
@@ -958,7 +1000,8 @@ class FanotifyTree(EventLike[PathEvent]):
         inotify would have queued them."""
         if content:
             if not content & (content - 1):  # one bit: the usual case
-                self._emit(out, path, content | isdir)
+                if content & self._events and not (isdir and content & _DIR_READ):
+                    out.append(PathEvent(path, content | isdir, None))
                 return
             for bit in _CONTENT_ORDER:
                 if content & bit:
@@ -972,9 +1015,13 @@ class FanotifyTree(EventLike[PathEvent]):
         path: str,
         value: Optional[bytes],
         out: List[PathEvent],
+        child: Optional[bytes] = None,
     ) -> None:
-        """*name* was created in *dkey* (as *value*: a directory's key)."""
+        """*name* was created in *dkey* (as *value*: a directory's key;
+        *child*: the object's handle)."""
         entries = node.entries
+        if self._removing:
+            self._placing(dkey, node, name, path, child, out)
         if name in entries:
             was = entries[name]
             if was == value:
@@ -989,6 +1036,32 @@ class FanotifyTree(EventLike[PathEvent]):
             # Not listed: it was empty when made, and every entry made in it
             # since has its own event, queued after this one.
             self._adopt(value, dkey, name)
+
+    def _placing(
+        self,
+        dkey: bytes,
+        node: _Node,
+        name: str,
+        path: str,
+        child: Optional[bytes],
+        out: List[PathEvent],
+    ) -> None:
+        """An object (*child*) is put at *name* of *dkey*, which has a
+        merged removal still to apply: if the object removed is there (as
+        far as the events say), its removal came first, so it is applied
+        now; if it left (renamed away), it comes back only if *child* is
+        it (the removal then waits on)."""
+        where = (dkey, name)
+        gone = self._removing.get(where, _UNWATCHED)
+        if gone == _UNWATCHED:
+            return
+        if where in self._away:
+            if gone == child:
+                self._away.discard(where)  # back where it will be removed
+            return
+        del self._removing[where]
+        if name in node.entries:
+            self._vanish(dkey, node, name, path, node.entries[name], out)
 
     def _vanish(
         self,
@@ -1027,6 +1100,19 @@ class FanotifyTree(EventLike[PathEvent]):
         excluded = self._excluded
         isdir = IN_ISDIR if mask & FAN_ONDIR else 0
         value = child if isdir else None
+        if child is not None:
+            # The kernel merges a rename into an unread identical one (same
+            # names, same object, same process): if the object comes back
+            # where an earlier rename of this batch took it from, that
+            # rename may have happened again since.  Both directories are
+            # then listed at the settle (differences reported).
+            moves = self._moves.setdefault(child, [])
+            for before in moves:
+                if before[0] == new_key and before[1] == new_name:
+                    for where in (before[0], before[2]):
+                        if where is not None and where in nodes:
+                            self._pending[where] = True
+            moves.append((old_key, old_name, new_key, new_name))
         src = dst = None
         if old_key is not None:
             base = self._path(old_key)
@@ -1045,6 +1131,16 @@ class FanotifyTree(EventLike[PathEvent]):
                 if not isdir or was in (_UNWATCHED, value):
                     moved = True
                     value = was
+        if self._removing:
+            if old_key is not None:
+                left = (old_key, old_name)
+                if self._removing.get(left, _UNWATCHED) == child:
+                    self._away.add(left)  # not removed yet: it left
+            if dst is not None:
+                assert new_key is not None
+                self._placing(new_key, nodes[new_key], new_name, dst, child, out)
+                if moved and old_key is not None:
+                    moved = old_name in nodes[old_key].entries
         if dst is None:
             if moved:  # moved out of the tree
                 assert old_key is not None and src is not None
@@ -1093,6 +1189,8 @@ class FanotifyTree(EventLike[PathEvent]):
     def _overflow(self, out: List[PathEvent]) -> None:
         """Events were lost: report it, then list every root again."""
         out.append(PathEvent(self._roots[0] if self._roots else "", IN_Q_OVERFLOW, None))
+        self._removing.clear()  # the listings below find what is left
+        self._away.clear()
         self._start_scan()
         try:
             for root in list(self._roots):
