@@ -366,7 +366,10 @@ def test_overflow_rescan_after_nested_moves_does_not_raise(fs):
 def test_overflow_rescan_after_moves_in_and_nested_moves_does_not_raise(fs):
     """Found by the model (sequential seed 699, minimised; fails on fantree
     0380ff6 where the seed-271 case passes): the read after the overflow
-    raises ``KeyError`` from ``FanotifyTree._adopt`` (``self._nodes[parent]``)."""
+    raised ``KeyError`` from ``FanotifyTree._adopt`` (``self._nodes[parent]``);
+    later, the listing of ``r14`` (moved in, listed without events) took
+    ``i6`` from the root before its rename was read, making a loop of nodes
+    lost from the root: the rescan never reported ``root/i6`` removed."""
     before = [("mkdir", "root/d1")]
     ops = [
         ("mkdir", "out/d3"),
@@ -391,3 +394,53 @@ def test_overflow_rescan_after_moves_in_and_nested_moves_does_not_raise(fs):
         ("rename", "root/i6", "root/d1/d7/r47/r31/d30/r14/r62"),
     ]
     assert in_fs(fs, after_ops, before, ops, timeout=60) == []
+
+
+def moved_into_a_directory_being_listed(mountpoint: str) -> List[str]:
+    """In the child: ``out/o`` is moved in; while the tree handles that
+    event (from the ``exclude`` callable, as another thread could act), a
+    known directory ``a/x`` is moved into it, so the listing of ``o`` (its
+    contents, without events) finds ``x`` before its FAN_RENAME is read.
+    Returns the problems of the model check."""
+    top = os.path.join(mountpoint, "t")
+    root, out = os.path.join(top, "root"), os.path.join(top, "out")
+    os.makedirs(os.path.join(root, "a", "x", "y"))
+    os.makedirs(os.path.join(out, "o"))
+    moved: List[str] = []
+
+    def exclude(path: str) -> bool:
+        if path == os.path.join(root, "o") and not moved:
+            moved.append(path)
+            os.rename(os.path.join(root, "a", "x"), os.path.join(root, "o", "x"))
+        return False
+
+    events: List[PathEvent] = []
+    with FanotifyTree(root, exclude=exclude) as tree:
+        start = tree.paths()
+        os.rename(os.path.join(out, "o"), os.path.join(root, "o"))
+        while (ev := tree.wait(0.2)) is not None:
+            events.append(ev)
+        assert moved, "the exclude callable did not run during the read"
+        believed = tree.paths()
+        problems = []
+        if believed != walk_paths(root):
+            problems.append(f"paths() is not the tree: {sorted(believed)}")
+        view, _, bad = replay(start, events)
+        problems += bad
+        if view != believed:
+            problems.append(
+                f"replayed events lack {sorted(believed - view)}, have {sorted(view - believed)}"
+            )
+        problems += check_bookkeeping(tree)
+    return problems
+
+
+@each_fs
+def test_listing_does_not_take_a_known_directory_silently(fs):
+    """A listing shows the filesystem now, the events are older: a known
+    directory that a listing without events finds elsewhere moved after
+    the events read, so its FAN_RENAME is still queued and reports the
+    move.  Taking it at the listing moved it silently (``a/x`` stayed in
+    the events replayed); in the overflow case it made a loop of nodes
+    (see the test above)."""
+    assert in_fs(fs, moved_into_a_directory_being_listed, timeout=30) == []
