@@ -30,7 +30,12 @@ How the bookkeeping works:
   moved in, after an overflow) open directories by handle
   (``open_by_handle_at(2)``), so they list the directory the handle names
   wherever it is now, and happen after the whole batch is applied
-  (:meth:`FanotifyTree._settle`).
+  (:meth:`FanotifyTree._settle`).  A listing is newer than the events:
+  a directory the events put elsewhere that it finds has a rename still
+  queued (or lost to an overflow), so a listing never moves such a
+  directory silently (:meth:`FanotifyTree._moved_later`): every node is
+  where the events read so far put it, and the events reported, applied
+  in order, give :meth:`~FanotifyTree.paths`.
 * The kernel *merges* an event into an unread one with the same
   directory, name, entry and process (``mkdir d; rmdir d`` reads as one
   ``FAN_CREATE|FAN_DELETE|FAN_ONDIR``), at the place of the older one.  A
