@@ -30,7 +30,12 @@ How the bookkeeping works:
   moved in, after an overflow) open directories by handle
   (``open_by_handle_at(2)``), so they list the directory the handle names
   wherever it is now, and happen after the whole batch is applied
-  (:meth:`FanotifyTree._settle`).
+  (:meth:`FanotifyTree._settle`).  A listing is newer than the events:
+  a directory the events put elsewhere that it finds has a rename still
+  queued (or lost to an overflow), so a listing never moves such a
+  directory silently (:meth:`FanotifyTree._moved_later`): every node is
+  where the events read so far put it, and the events reported, applied
+  in order, give :meth:`~FanotifyTree.paths`.
 * The kernel *merges* an event into an unread one with the same
   directory, name, entry and process (``mkdir d; rmdir d`` reads as one
   ``FAN_CREATE|FAN_DELETE|FAN_ONDIR``), at the place of the older one.  A
@@ -659,14 +664,16 @@ class FanotifyTree(EventLike[PathEvent]):
         descend: List[Tuple[bytes, str]] = []
         known = node.entries
         if not known and not report:  # the usual first listing: all new
-            node.entries = found
             for name, child in found.items():
                 if child:
                     if child in nodes:
+                        if self._moved_later(child, k, name, report):
+                            continue  # see _moved_later: not an entry yet
                         self._adopt(child, k, name)
                     else:
                         nodes[child] = _Node(k, name, mounts.get(name, mnt))
                     descend.append((child, name))
+                node.entries[name] = child
             descend.reverse()
             return descend
         # Directories gone from here may have been renamed within it: their
@@ -689,6 +696,8 @@ class FanotifyTree(EventLike[PathEvent]):
                 if whole and child:
                     descend.append((child, name))
                 continue
+            if child and self._moved_later(child, k, name, report, gone):
+                continue  # see _moved_later: not an entry yet
             known[name] = child
             path = os.path.join(base, name) if report and base is not None else None
             if not child:
@@ -728,6 +737,60 @@ class FanotifyTree(EventLike[PathEvent]):
                 self._emit(out, os.path.join(base, name), IN_DELETE | IN_ISDIR)
         descend.reverse()
         return descend
+
+    def _moved_later(
+        self,
+        child: bytes,
+        k: bytes,
+        name: str,
+        report: bool,
+        gone: Optional[Dict[str, bytes]] = None,
+    ) -> bool:
+        """Whether a listing of node *k* that found directory *child* (a
+        node known elsewhere) at *name* must leave it where the events put
+        it: True then, and the entry is not made.
+
+        The invariant: every node is where the events read so far put it
+        (a listing never moves a reported directory without reporting the
+        move), so the events reported, applied in order, give
+        :meth:`paths`.  A listing shows the filesystem *now*: a directory
+        known elsewhere that it finds here moved after the events read, so
+        that move's ``FAN_RENAME`` is still queued (or lost to an overflow,
+        whose rescan follows).  Therefore:
+
+        * a listing that reports nothing (of a directory moved in, whose
+          contents are listed without events) leaves it if its parent still
+          lists it: taking it would move a reported directory silently (its
+          queued rename then finds it already there and says nothing);
+        * a reporting listing (rescan, merged events) takes it, reported as
+          the rename it was -- unless *k* is below *child* as far as the
+          events say: *k* itself moved too, its place is stale, and taking
+          *child* would make a loop of nodes (lost from every root);
+        * a rename within *k* (its old name among the entries *gone* from
+          this listing) is taken either way: it stays inside *k*.
+        """
+        other = self._nodes.get(child)
+        if other is None or other.root is not None:
+            return False  # new here; or a root below another: it is where it is
+        if other.parent == k and gone is not None and gone.get(other.name) == child:
+            return False
+        if other.parent == k and other.name == name:
+            return False
+        nodes = self._nodes
+        if not report:
+            parent = nodes.get(other.parent) if other.parent is not None else None
+            return parent is not None and parent.entries.get(other.name) == child
+        up: Optional[bytes] = k
+        seen = 0
+        while up is not None and seen <= len(nodes):
+            if up == child:
+                return True
+            above = nodes.get(up)
+            if above is None or above.root is not None:
+                break
+            up = above.parent
+            seen += 1
+        return False
 
     def _start_scan(self) -> None:
         """A whole-tree listing starts (for *progress*)."""

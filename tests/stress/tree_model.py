@@ -38,7 +38,7 @@ import shutil
 import threading
 import time
 import traceback
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
+from typing import Any, Callable, List, NamedTuple, Optional, Set, Tuple
 
 from conftest import flood
 from test_inotify_tree import replay, under, walk_paths
@@ -57,7 +57,6 @@ def sequences(default: int) -> int:
 class Creation(NamedTuple):
     path: str  # at the time it was made
     listed: bool  # inside a directory moved in from outside (listed, not reported)
-    ancestors: Tuple[int, ...]  # the Mutator's tokens of the directories it was made in
 
 
 class Opaque:
@@ -113,97 +112,20 @@ class Mutator:
         self.n = 0
         self.created: List[Creation] = []  # under root, in order
         self.opaque = Opaque()
-        # Directories by identity (a token per mkdir, found by inode number,
-        # which survives renames): when made and removed, counted in reads
-        # (a read point starts a new epoch; the threaded run has none).
-        self.epoch = 0
-        self.watching = False
-        self._token_of: Dict[int, int] = {}  # st_ino -> token
-        self.made_in: Dict[int, Optional[int]] = {}  # token -> epoch (None: before watching)
-        self.removed_in: Dict[int, int] = {}  # token -> epoch
-        self.placed: Dict[int, List[Tuple[int, ...]]] = {}  # token -> ancestors, each time
 
     def start_watching(self) -> None:
         self.created.clear()  # before the watch: in the first paths()
-        self.watching = True
         self.log.append("-- watching")
 
     def read_point(self) -> None:
         self.note("-- read")
-        self.epoch += 1
-
-    def _token(self, path: str) -> Optional[int]:
-        try:
-            return self._token_of.get(os.stat(path, follow_symlinks=False).st_ino)
-        except OSError:
-            return None
-
-    def _removing(self, top: str) -> None:
-        """The directories at and below *top* are about to be removed."""
-        for d, _, _ in os.walk(top):
-            token = self._token(d)
-            if token is not None:
-                self.removed_in.setdefault(token, self.epoch)
 
     def inside(self, path: str) -> bool:
         return path.startswith(self.root + os.sep)
 
-    def _ancestors(self, path: str) -> Tuple[int, ...]:
-        """The tokens of the directories *path* is in, nearest first."""
-        out = []
-        d = os.path.dirname(path)
-        while d.startswith(self.top + os.sep):
-            token = self._token(d)
-            if token is not None:
-                out.append(token)
-            d = os.path.dirname(d)
-        return tuple(out)
-
-    def created_now(self, path: str, is_dir: bool = False) -> None:
-        ancestors = self._ancestors(path)
-        if is_dir:
-            token = len(self.made_in)
-            self._token_of[os.stat(path).st_ino] = token
-            self.made_in[token] = self.epoch if self.watching else None
-            self.placed[token] = [ancestors]
+    def created_now(self, path: str) -> None:
         if self.inside(path):
-            self.created.append(Creation(path, self.opaque.covers(path), ancestors))
-
-    def _moved(self, path: str) -> None:
-        token = self._token(path)
-        if token is not None:
-            self.placed.setdefault(token, []).append(self._ancestors(path))
-
-    def fleeting(self, token: int) -> bool:
-        """Directory *token* was created and removed between two reads
-        (always true of a directory created and removed while watching in
-        a threaded run, where the reads are not known)."""
-        made, removed = self.made_in.get(token), self.removed_in.get(token)
-        return made is not None and made == removed
-
-    def tainted(self, token: int, seen: Optional[Set[int]] = None) -> bool:
-        """Directory *token* is or was inside a fleeting directory, or
-        inside a tainted one (at its creation or after a move)."""
-        seen = set() if seen is None else seen
-        if token in seen:
-            return False
-        seen.add(token)
-        return any(
-            self.fleeting(a) or self.tainted(a, seen)
-            for chain in self.placed.get(token, ())
-            for a in chain
-        )
-
-    def excusable(self, creation: Creation) -> bool:
-        """Whether *creation* may go unreported by a whole-filesystem
-        watcher: it was made inside a *fleeting* directory, or inside one
-        that is or was inside a fleeting directory (tainted).  The kernel
-        merges a fleeting directory's ``FAN_CREATE`` and ``FAN_DELETE`` into
-        one unread event, at the place of the creation; FanotifyTree then
-        forgets the directory at once and drops the events inside it: a
-        directory moved into it looks moved out of the tree, and moved in
-        (listed without events) when it leaves."""
-        return any(self.fleeting(t) or self.tainted(t) for t in creation.ancestors)
+            self.created.append(Creation(path, self.opaque.covers(path)))
 
     # listings
     def _walk(self, top: str) -> Tuple[List[str], List[str]]:
@@ -228,7 +150,7 @@ class Mutator:
     def mkdir(self, path: str) -> None:
         os.mkdir(path)
         self.note("mkdir", self.rel(path))
-        self.created_now(path, is_dir=True)
+        self.created_now(path)
 
     def write(self, path: str) -> None:
         new = not os.path.lexists(path)
@@ -245,12 +167,8 @@ class Mutator:
 
     def rename(self, src: str, dst: str) -> None:
         is_dir = os.path.isdir(src) and not os.path.islink(src)
-        if is_dir and os.path.isdir(dst) and not os.path.islink(dst):
-            self._removing(dst)  # replaced (an empty directory)
         os.rename(src, dst)
         self.note("rename", self.rel(src), self.rel(dst))
-        if is_dir:
-            self._moved(dst)
         if self.inside(src) and self.inside(dst):
             self.opaque.rename(src, dst)
         elif self.inside(src):
@@ -259,7 +177,6 @@ class Mutator:
             self.opaque.moved_in(dst, is_dir)
 
     def rmtree(self, path: str) -> None:
-        self._removing(path)
         shutil.rmtree(path)
         self.note("rmtree", self.rel(path))
         self.opaque.remove(path)
@@ -480,32 +397,19 @@ def reported_creations(events: List[PathEvent]) -> List[str]:
 
 
 def check_creation_order(events: List[PathEvent], mutator: Mutator) -> List[str]:
-    """The creations reported are creations made, in the order made, each
-    once, at the path it had when it was made: none found by listing a new
-    directory after the fact.  Every creation is reported, except inside
-    directories moved in from outside (listed) and what
-    :meth:`Mutator.excusable` allows to go unreported."""
-    made = [c for c in mutator.created if not c.listed]
+    """The creations reported are the creations made, in the order made,
+    each once, at the path it had when it was made: none found by listing a
+    new directory after the fact, none lost (inside directories moved in
+    from outside, which are listed, excepted)."""
+    made = [c.path for c in mutator.created if not c.listed]
     got = reported_creations(events)
-    i = 0
-    for j, path in enumerate(got):
-        while i < len(made) and made[i].path != path:
-            if not mutator.excusable(made[i]):
-                return [
-                    f"creation #{i} {made[i].path} not reported (reported #{j}: {path}; "
-                    f"{len(made)} made, {len(got)} reported)"
-                ]
-            i += 1
-        if i == len(made):
-            return [
-                f"creation reported #{j} {path} is not one made, or out of order "
-                f"({len(made)} made, {len(got)} reported)"
-            ]
-        i += 1
-    missed = [c.path for c in made[i:] if not mutator.excusable(c)]
-    if missed:
-        return [f"creations not reported: {missed} ({len(made)} made, {len(got)} reported)"]
-    return []
+    if got == made:
+        return []
+    k = next((i for i, (a, b) in enumerate(zip(made, got)) if a != b), min(len(made), len(got)))
+    return [
+        f"creations reported not as made: from #{k}, made {made[k : k + 3]}, "
+        f"reported {got[k : k + 3]} ({len(made)} made, {len(got)} reported)"
+    ]
 
 
 def check(
