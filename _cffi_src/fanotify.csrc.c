@@ -233,6 +233,18 @@ struct butter_dirent64 {
 #define BUTTER_LIST_OUT_SIZE \
     ((BUTTER_LIST_READ / 24 + 1) * (BUTTER_LIST_HEADER + 256 + BUTTER_HANDLE_KEY_ROOM))
 
+/* fstatat(2) by the raw syscall where the kernel has newfstatat: glibc
+   exports an fstatat symbol only since 2.33 (before, an inline wrapper of
+   __fxstatat64), and the wheels promise manylinux_2_28. */
+static int butter_fstatat_nofollow(int fd, const char *name, struct stat *st)
+{
+#ifdef SYS_newfstatat
+    return (int)syscall(SYS_newfstatat, fd, name, st, AT_SYMLINK_NOFOLLOW);
+#else
+    return fstatat(fd, name, st, AT_SYMLINK_NOFOLLOW);
+#endif
+}
+
 static int butter_list_dir(int fd, unsigned char *out)
 {
     union {
@@ -259,7 +271,7 @@ static int butter_list_dir(int fd, unsigned char *out)
             kind = 1;
         else if (d->d_type == DT_UNKNOWN) {
             struct stat st;
-            if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+            if (butter_fstatat_nofollow(fd, name, &st) == 0 && S_ISDIR(st.st_mode))
                 kind = 1;
         }
         if (kind == 1) {
