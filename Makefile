@@ -17,6 +17,9 @@ PYPY_VENV   ?= .venv-pypy
 PYTEST_ARGS ?=
 APT_PACKAGES = gcc libc6-dev linux-libc-dev libffi-dev pypy3 pypy3-dev pypy3-venv \
                inotify-tools fatrace libseccomp-dev python3-seccomp strace
+# What the tests import besides butter (pyproject's `test` extra): butter.anyio
+# runs under anyio on both of its backends and inside a plain trio.run.
+TEST_DEPS    = pytest 'anyio>=4.7' trio
 
 # Run the tests from outside the source tree so the installed package (with
 # its compiled module) is imported, never ./butter.
@@ -38,22 +41,25 @@ deps:
 $(VENV)/bin/python: | deps
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q 'cffi>=1.15' 'setuptools>=77' pytest uvloop
+	$(VENV)/bin/pip install -q 'cffi>=1.15' 'setuptools>=77' $(TEST_DEPS) uvloop
 	mkdir -p $(VENV)/run
 
 $(PYPY_VENV)/bin/python: | deps
 	$(PYPY) -m venv $(PYPY_VENV)
-	$(PYPY_VENV)/bin/pip install -q pytest
+	$(PYPY_VENV)/bin/pip install -q $(TEST_DEPS)
 	mkdir -p $(PYPY_VENV)/run
 
 # Always rebuild: cheap, and the installed copy must match the tree.
 install: $(VENV)/bin/python
 	rm -rf build
+	@# A venv made before the test dependencies grew gets them once.
+	@$(VENV)/bin/python -c 'import anyio, trio' 2>/dev/null || $(VENV)/bin/pip install -q $(TEST_DEPS)
 	@# cffi and pytest come with the venv; --no-deps keeps this one build fast.
 	$(VENV)/bin/pip install -q --no-deps --force-reinstall .
 
 install-pypy: $(PYPY_VENV)/bin/python
 	rm -rf build
+	@$(PYPY_VENV)/bin/python -c 'import anyio, trio' 2>/dev/null || $(PYPY_VENV)/bin/pip install -q $(TEST_DEPS)
 	$(PYPY_VENV)/bin/pip install -q --no-deps --force-reinstall .
 
 demo: install
@@ -112,7 +118,7 @@ test-wheel: dist
 	    *) [ -e $(NOCC_BIN)/$$n ] || ln -s $$f $(NOCC_BIN)/$$n ;; esac; done
 	cd $(WHEEL_VENV)/run && ! $(NOCC_ENV) sh -c 'command -v gcc || command -v cc'
 	cd $(WHEEL_VENV)/run && $(NOCC_ENV) $(CURDIR)/$(WHEEL_VENV)/bin/pip install -q \
-	    --only-binary=:all: 'cffi>=1.15' pytest
+	    --only-binary=:all: 'cffi>=1.15' $(TEST_DEPS)
 	cd $(WHEEL_VENV)/run && $(NOCC_ENV) $(CURDIR)/$(WHEEL_VENV)/bin/pip install -q \
 	    --only-binary=:all: --no-index --find-links $(CURDIR)/dist butter
 	cd $(WHEEL_VENV)/run && $(NOCC_ENV) $(CURDIR)/$(WHEEL_VENV)/bin/python -m butter >/dev/null

@@ -8,6 +8,9 @@
   namespaces, seccomp) and for the bad-input sweeps.
 * ``run_python(code)``: run *code* in a fresh interpreter, outside the
   source tree (so the installed butter is what gets imported).
+* ``framework``: a fixture over :data:`frameworks.FRAMEWORKS` (asyncio,
+  anyio on asyncio, anyio on trio, plain trio) giving a
+  :class:`frameworks.Framework` (skipped where anyio or trio is missing).
 * ``needs_fanotify``: skips a test where this process cannot make a
   fanotify group (no CAP_SYS_ADMIN, or a kernel without fanotify).
 """
@@ -25,6 +28,7 @@ import traceback
 from typing import Any, Callable
 
 import pytest
+from frameworks import FRAMEWORKS
 
 import butter
 
@@ -50,6 +54,16 @@ def _fanotify_unavailable() -> str:
 
 _NO_FANOTIFY = _fanotify_unavailable()
 needs_fanotify = pytest.mark.skipif(bool(_NO_FANOTIFY), reason=_NO_FANOTIFY)
+
+
+@pytest.fixture(params=FRAMEWORKS)
+def framework(request: pytest.FixtureRequest) -> Any:
+    import frameworks
+
+    reason = frameworks.missing(request.param)
+    if reason:
+        pytest.skip(reason)
+    return frameworks.get(request.param)
 
 
 def open_fds() -> set[int]:
