@@ -15,13 +15,13 @@ read-only :class:`asyncio.Queue`:
   ``get()`` cancelled at any point loses nothing; whoever takes an item
   wakes the next getter while items remain, so no getter sleeps while an
   item is queued, with several getters and any ``maxsize`` (invariant Q1
-  in :meth:`EventQueue._take`);
+  in ``EventQueue._take()``);
 * it belongs to one event loop (one ``trio.run``) and is not thread-safe;
 * ``close()`` fails pending getters, then stops watching the fd (and tells
   the framework it is closing), then hands the unread items back to the
   source and closes it (in that order, so no callback runs on a closed or
   reused fd, and whatever an unread event owns is released by its source:
-  invariant O1 in :meth:`EventQueue._release`); garbage collection of an
+  invariant O1 in ``EventQueue._release()``); garbage collection of an
   unclosed queue does the same after a :class:`ResourceWarning`.
 
 What differs between frameworks is only how a task waits: a
@@ -35,13 +35,13 @@ makes the *waiters* getters sleep on, and says who reads the fd:
   (``trio.lowlevel.wait_readable``) and reads it for everyone; the others
   sleep.  Whoever leaves the reader's role with getters still waiting
   wakes one of them to take it over (invariant R1 in
-  :meth:`EventQueue._pass_on`).
+  ``EventQueue._pass_on()``).
 
 A waiter is anything with ``done()`` and ``set_result(None)`` (an asyncio
 future is one): waking is ``set_result``, and a done waiter is never woken
 again.  The framework-specific classes (``butter.asyncio.<module>``,
 ``butter.anyio.<module>``) differ only in the driver they pick
-(:meth:`EventQueue._new_driver`) and in the exceptions they raise for an
+(``EventQueue._new_driver()``) and in the exceptions they raise for an
 empty or closed queue.
 """
 
@@ -387,7 +387,7 @@ class EventQueue(ReleasedOnGC, Generic[E]):
     def get_nowait(self) -> E:
         """Return an event ready now, else raise the framework's
         queue-empty exception (:class:`asyncio.QueueEmpty`, or
-        :class:`butter.anyio.QueueEmpty`, which is also one)."""
+        ``butter.anyio.QueueEmpty``, which is also one)."""
         if not self._items:
             self._check_usable()
             self._pull()

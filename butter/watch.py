@@ -37,6 +37,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Optional, Union
 
+    import butter.asyncio.fanotify
+    import butter.asyncio.inotify
+
     from .asyncio.fanotify import FanotifyTree_async
     from .asyncio.inotify import InotifyTree_async
     from .fanotify import FanotifyTree
@@ -178,7 +181,7 @@ def watch_tree_async(
     exclude: Optional[ExcludeArg] = None,
     progress: Optional[Callable[[int], object]] = None,
     **kwargs: Any,
-) -> Union[FanotifyTree_async, InotifyTree_async]:
+) -> Union[butter.asyncio.fanotify.FanotifyTree_async, butter.asyncio.inotify.InotifyTree_async]:
     """:func:`watch_tree` for asyncio: a
     :class:`~butter.asyncio.fanotify.FanotifyTree_async` or an
     :class:`~butter.asyncio.inotify.InotifyTree_async` (*maxsize* as for

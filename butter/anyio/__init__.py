@@ -22,10 +22,10 @@ framework's rules (cancel scopes, ``Task.cancel``) and loses no event.
 Two exceptions differ from :mod:`butter.asyncio`, each a subclass of both
 spellings so either ``except`` works: ``get_nowait()`` with nothing ready
 raises :class:`QueueEmpty` (an :class:`asyncio.QueueEmpty` and an
-:class:`anyio.WouldBlock`), and using a closed object (or a ``get()``
+``anyio.WouldBlock``), and using a closed object (or a ``get()``
 pending when it is closed) raises :class:`ClosedResourceError` (a
 ``ValueError``, as in :mod:`butter.asyncio`, and an
-:class:`anyio.ClosedResourceError`).
+``anyio.ClosedResourceError``).
 
 anyio is an optional dependency: ``pip install butter[anyio]``.
 """

@@ -81,7 +81,7 @@ class TrioDriver(Driver):
     queue wants it read): it waits in ``trio.lowlevel.wait_readable`` inside
     its waiter's cancel scope, and reads the fd for everyone when it returns;
     the other tasks sleep until woken.  (R1: see
-    :meth:`butter._queue_core.EventQueue._pass_on`.)
+    ``butter._queue_core.EventQueue._pass_on()``.)
     """
 
     __slots__ = ("_token", "_trio")

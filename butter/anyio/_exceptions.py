@@ -18,9 +18,9 @@ __all__ = ["ClosedResourceError", "QueueEmpty"]
 
 class QueueEmpty(asyncio.QueueEmpty, _anyio.WouldBlock):
     """``get_nowait()`` found nothing ready (also an
-    :class:`asyncio.QueueEmpty` and an :class:`anyio.WouldBlock`)."""
+    :class:`asyncio.QueueEmpty` and an ``anyio.WouldBlock``)."""
 
 
 class ClosedResourceError(ValueError, _anyio.ClosedResourceError):
     """The object is closed (also a ``ValueError``, what
-    :mod:`butter.asyncio` raises, and an :class:`anyio.ClosedResourceError`)."""
+    :mod:`butter.asyncio` raises, and an ``anyio.ClosedResourceError``)."""

@@ -4,7 +4,7 @@ Each ``butter.anyio.<module>.<Class>_async`` is
 ``class <Class>_async(AnyioQueue, butter.asyncio.<module>.<Class>_async)``:
 the asyncio class (configuration methods, aliases, the queue core) with the
 driver of whichever framework runs (:func:`~butter.anyio._driver.current_driver`)
-and the exceptions of :mod:`butter.anyio`.
+and the exceptions of ``butter.anyio``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ __all__ = ["AnyioQueue"]
 
 
 class AnyioQueue:
-    """The mixin that makes a :mod:`butter.asyncio` queue class run under
+    """The mixin that makes a ``butter.asyncio`` queue class run under
     anyio (either backend) and plain trio.  List it first among the bases."""
 
     _Empty: ClassVar[Type[Exception]] = QueueEmpty

@@ -9,11 +9,11 @@ futures.  It raises :class:`asyncio.QueueEmpty` and ``ValueError`` (closed).
 
 Family modules subclass it in a few lines: build the source, pass it here
 (the queue checks ``maxsize``, once for all), narrow the type of
-:attr:`~AsyncEventQueue.source`, and forward the configuration methods
+``source``, and forward the configuration methods
 through ``AsyncEventQueue._checked()`` (one closed-check for all).  The
 original Butter's spellings of ``get()``/``get_nowait()`` come from
 :class:`GetEventAliases` and :class:`WaitAliases`.  The classes of
-:mod:`butter.anyio` are these classes with another driver.
+``butter.anyio`` are these classes with another driver.
 """
 
 from __future__ import annotations
