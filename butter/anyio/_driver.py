@@ -56,76 +56,106 @@ def current_driver(what: str, required: bool) -> Optional[Driver]:
     )
 
 
+# _TrioWaiter states
+_WAITING, _WOKEN, _ABANDONED = 0, 1, 2
+
+
 class _TrioWaiter:
-    """What a getter sleeps in under trio: a cancel scope that waking
-    cancels (so the same waiter serves a sleeping task and the reader)."""
+    """What a task waits on under trio.
 
-    __slots__ = ("_done", "scope")
+    A sleeping task is parked in ``trio.lowlevel.wait_task_rescheduled``:
+    waking it is ``reschedule(task)``.  The reader is parked in
+    ``trio.lowlevel.wait_readable(fd)``: waking it is
+    ``trio.lowlevel.notify_closing(fd)``, which makes that wait raise
+    ``ClosedResourceError`` (trio's documented way to interrupt waits on an
+    fd; the fd stays usable, the next wait registers it again).  Neither
+    costs anything unless a wake-up happens: the common path (the reader
+    woken by the kernel) creates no cancel scope.  ``state`` makes each
+    waiter woken or abandoned once, so ``reschedule`` runs at most once and
+    only while the task is parked.
+    """
 
-    def __init__(self, scope: Any) -> None:
-        self.scope = scope
-        self._done = False
+    __slots__ = ("fd", "lowlevel", "state", "task")
+
+    def __init__(self, lowlevel: Any) -> None:
+        self.lowlevel = lowlevel
+        self.state = _WAITING
+        self.task: Any = None  # set while parked as a sleeper
+        self.fd = -1  # set while parked as the reader
 
     def done(self) -> bool:
-        return self._done
+        return self.state != _WAITING
 
     def set_result(self, result: None, /) -> None:
-        self._done = True
-        self.scope.cancel()
+        if self.state != _WAITING:
+            return
+        self.state = _WOKEN
+        if self.task is not None:
+            task, self.task = self.task, None
+            self.lowlevel.reschedule(task)
+        elif self.fd >= 0:
+            self.lowlevel.notify_closing(self.fd)
+
+    def abort(self, raise_cancel: Any) -> Any:
+        """``wait_task_rescheduled``'s abort hook: cancelled while asleep."""
+        self.state = _ABANDONED
+        self.task = None
+        return self.lowlevel.Abort.SUCCEEDED
 
 
 class TrioDriver(Driver):
     """Waiting under one ``trio.run``: the queue's reader is a waiting task.
 
     :meth:`wait` makes the task the reader when nobody reads the fd (and the
-    queue wants it read): it waits in ``trio.lowlevel.wait_readable`` inside
-    its waiter's cancel scope, and reads the fd for everyone when it returns;
-    the other tasks sleep until woken.  (R1: see
+    queue wants it read): it waits in ``trio.lowlevel.wait_readable`` and
+    reads the fd for everyone when that returns; the other tasks sleep
+    until woken (see :class:`_TrioWaiter`).  (R1: see
     ``butter._queue_core.EventQueue._pass_on()``.)
     """
 
-    __slots__ = ("_token", "_trio")
+    __slots__ = ("_closed_error", "_lowlevel", "_token")
     pulls = True
 
     def __init__(self) -> None:
         import trio
 
-        self._trio = trio
+        self._lowlevel = trio.lowlevel
+        self._closed_error = trio.ClosedResourceError
         self._token = trio.lowlevel.current_trio_token()
 
     def is_current(self) -> bool:
         try:
-            return self._trio.lowlevel.current_trio_token() is self._token
+            return self._lowlevel.current_trio_token() is self._token
         except RuntimeError:
             return False
 
     def waiter(self) -> Waiter:
-        return _TrioWaiter(self._trio.CancelScope())
+        return _TrioWaiter(self._lowlevel)
 
     async def wait(self, queue: EventQueue[Any], waiter: Waiter) -> None:
-        trio = self._trio
-        scope = waiter.scope  # type: ignore[attr-defined]
+        w: _TrioWaiter = waiter  # type: ignore[assignment]
+        lowlevel = self._lowlevel
         if queue._reader is not None or not queue._wants_fd():
-            with scope:
-                await trio.sleep_forever()
+            w.task = lowlevel.current_task()
+            await lowlevel.wait_task_rescheduled(w.abort)
             return
         queue._reader = waiter
-        readable = False
+        w.fd = queue._fd
         try:
-            with scope:
-                await trio.lowlevel.wait_readable(queue._fd)
-                readable = True
-        except trio.ClosedResourceError:  # notify_closing(): closed under us
-            pass
+            await lowlevel.wait_readable(w.fd)
+        except self._closed_error:  # woken (or the queue is closing)
+            return
         finally:
+            w.fd = -1
             if queue._reader is waiter:
                 queue._reader = None
-        if readable:
-            queue._on_readable()
+        queue._on_readable()
 
     def abandon(self, waiter: Waiter) -> bool:
-        woken: bool = waiter._done  # type: ignore[attr-defined]
-        waiter._done = True  # type: ignore[attr-defined]
+        w: _TrioWaiter = waiter  # type: ignore[assignment]
+        woken = w.state == _WOKEN
+        w.state = _ABANDONED
+        w.task = None
         return woken
 
     def set_reading(self, fd: int, on: bool, callback: Callable[[], None]) -> None:
@@ -133,16 +163,15 @@ class TrioDriver(Driver):
 
     def closing(self, fd: int) -> None:
         try:
-            self._trio.lowlevel.notify_closing(fd)
+            self._lowlevel.notify_closing(fd)
         except RuntimeError:  # not inside trio.run (garbage collection...)
             pass
 
     async def ready(self, fd: int, write: bool) -> None:
-        lowlevel = self._trio.lowlevel
         if write:
-            await lowlevel.wait_writable(fd)
+            await self._lowlevel.wait_writable(fd)
         else:
-            await lowlevel.wait_readable(fd)
+            await self._lowlevel.wait_readable(fd)
 
     async def checkpoint(self) -> None:
-        await self._trio.lowlevel.checkpoint()
+        await self._lowlevel.checkpoint()
