@@ -109,7 +109,7 @@ class TrioDriver(Driver):
     :meth:`wait` makes the task the reader when nobody reads the fd (and the
     queue wants it read): it waits in ``trio.lowlevel.wait_readable`` and
     reads the fd for everyone when that returns; the other tasks sleep
-    until woken (see :class:`_TrioWaiter`).  (R1: see
+    until woken (see ``_TrioWaiter``).  (R1: see
     ``butter._queue_core.EventQueue._pass_on()``.)
     """
 
