@@ -19,14 +19,28 @@ original Butter's spellings of ``get()``/``get_nowait()`` come from
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, List, Optional, Set, Type, TypeVar, cast
 
 from .._queue_core import Driver, EventQueue
 
 if TYPE_CHECKING:
+    from typing_extensions import Protocol
+
+    from .._args import PathArg
     from .._queue_core import Waiter
 
-__all__ = ["AsyncEventQueue", "AsyncioDriver", "GetEventAliases", "WaitAliases"]
+    class TreeSource(Protocol):
+        """What a tree watcher offers its queue (``InotifyTree``, ``FanotifyTree``)."""
+
+        def watch(self, path: PathArg) -> None: ...
+
+        def paths(self) -> Set[str]: ...
+
+        @property
+        def roots(self) -> List[str]: ...
+
+
+__all__ = ["AsyncEventQueue", "AsyncioDriver", "GetEventAliases", "TreeQueue", "WaitAliases"]
 
 E = TypeVar("E")
 
@@ -134,3 +148,24 @@ class WaitAliases(AsyncEventQueue[E]):
     def wait_nowait(self) -> E:
         """The same as :meth:`~butter._queue_core.EventQueue.get_nowait`."""
         return self.get_nowait()
+
+
+class TreeQueue(GetEventAliases[E]):
+    """The queue of a tree watcher (``InotifyTree_async``,
+    ``FanotifyTree_async``): its roots and the paths it knows."""
+
+    def _tree(self) -> TreeSource:
+        return cast("TreeSource", self._checked().source)
+
+    def watch(self, path: PathArg) -> None:
+        """Add another root (see :meth:`butter.inotify.InotifyTree.watch`)."""
+        self._tree().watch(path)
+
+    def paths(self) -> Set[str]:
+        """Every path the watcher believes exists under its roots."""
+        return self._tree().paths()
+
+    @property
+    def roots(self) -> List[str]:
+        """The watched roots, as absolute paths."""
+        return cast("TreeSource", self.source).roots
