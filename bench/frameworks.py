@@ -15,6 +15,9 @@ same process, one framework after the other:
 2. inotify events/s, "drain": the kernel queue is filled first (creations
    in a watched directory, 90% of ``fs.inotify.max_queued_events``), then
    ``await get()`` takes them all: what the consumer alone costs.
+
+Every measurement is repeated in rounds that interleave the contenders,
+so a noisy moment of the machine spreads over all of them.
 3. inotify events/s, "live": a process creates files in a watched directory
    while the consumer runs; the rate is files / time until the last one is
    reported.  butter ``Inotify_async`` (``IN_CREATE``) beside
@@ -167,27 +170,20 @@ def queue_limit() -> int:
         return int(f.read())
 
 
-async def drain(family: Any, d: str, n: int, rounds: int) -> float:
-    """Median events/s of ``await get()`` over *rounds* kernel queues of *n*."""
-    rates = []
+async def drain(family: Any, d: str, n: int) -> float:
+    """events/s of ``await get()`` taking a kernel queue of *n* creations."""
     async with family.inotify.Inotify_async() as q:
         q.watch(d, IN_CREATE)
-        for r in range(rounds):
-            for i in range(n):
-                os.close(os.open(os.path.join(d, f"{r}.{i}"), os.O_CREAT | os.O_WRONLY))
-            get = q.get
-            t0 = time.perf_counter()
-            for _ in range(n):
-                await get()
-            rates.append(n / (time.perf_counter() - t0))
-            if q.qsize():
-                raise RuntimeError("more events than files: the kernel overflowed?")
-            for name in os.listdir(d):
-                os.unlink(os.path.join(d, name))
-            while q.qsize():  # nothing: only IN_CREATE is watched
-                q.get_nowait()
-    rates.sort()
-    return rates[len(rates) // 2]
+        for i in range(n):
+            os.close(os.open(os.path.join(d, str(i)), os.O_CREAT | os.O_WRONLY))
+        get = q.get
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await get()
+        rate = n / (time.perf_counter() - t0)
+        if q.qsize():
+            raise RuntimeError("more events than files: the kernel overflowed?")
+    return rate
 
 
 # -- 3. inotify live, beside watchfiles ----------------------------------------------
@@ -270,20 +266,35 @@ def fresh_dir() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="butter-bench-", dir=base)
 
 
+def interleaved(
+    contenders: List[Tuple[str, str, Callable[..., Awaitable[Any]]]],
+    rounds: int,
+    *args: Any,
+) -> Dict[str, List[Any]]:
+    """Run every ``(label, framework, fn)`` *rounds* times, interleaved (a
+    noisy moment of the machine spreads over all), each in a fresh
+    directory; the results by label."""
+    results: Dict[str, List[Any]] = {label: [] for label, _, _ in contenders}
+    for _ in range(rounds):
+        for label, fw, fn in contenders:
+            with fresh_dir() as d:
+                results[label].append(run(fw, fn, d, *args))
+    return results
+
+
 def bench_inotify(quick: bool) -> Tuple[Dict[str, float], Dict[str, float]]:
     n = int(queue_limit() * 0.9)
     rounds = 3 if quick else 7
     print(f"inotify, drain ({n} queued creations, median of {rounds}):")
     drained: Dict[str, float] = {}
+    rates = interleaved([(fw, fw, drain) for fw in FRAMEWORKS], rounds, n)
     for fw in FRAMEWORKS:
-        with fresh_dir() as d:
-            drained[fw] = run(fw, drain, d, n, rounds)
+        drained[fw] = sorted(rates[fw])[rounds // 2]
         print(f"  butter Inotify_async, {fw:<14} {drained[fw] / 1e3:8.0f} k events/s")
 
     files = 5000 if quick else 20000
     print(f"inotify, live ({files} files created by another process, best of 3):")
-    live: Dict[str, float] = {}
-    contenders: List[Tuple[str, str, Callable[..., Awaitable[Tuple[float, int]]]]] = [
+    contenders: List[Tuple[str, str, Callable[..., Awaitable[Any]]]] = [
         (f"butter Inotify_async, {fw}", fw, live_butter) for fw in FRAMEWORKS
     ]
     try:
@@ -295,14 +306,11 @@ def bench_inotify(quick: bool) -> Tuple[Dict[str, float], Dict[str, float]]:
         ]
     except ImportError:
         print("  (watchfiles not installed)")
-    for label, fw, fn in contenders:
-        best, lost = 0.0, 0
-        for _ in range(3):
-            with fresh_dir() as d:
-                rate, lost = run(fw, fn, d, files)
-            best = max(best, rate)
+    live: Dict[str, float] = {}
+    for label, results in interleaved(contenders, 3, files).items():
+        best = max(rate for rate, _ in results)
         live[label] = best
-        print(f"  {label:<36} {best / 1e3:8.0f} k events/s, lost {lost}")
+        print(f"  {label:<36} {best / 1e3:8.0f} k events/s, lost {max(x[1] for x in results)}")
     return drained, live
 
 
