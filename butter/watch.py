@@ -37,6 +37,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Optional, Union
 
+    import butter.asyncio.fanotify
+    import butter.asyncio.inotify
+
     from .asyncio.fanotify import FanotifyTree_async
     from .asyncio.inotify import InotifyTree_async
     from .fanotify import FanotifyTree
@@ -178,32 +181,46 @@ def watch_tree_async(
     exclude: Optional[ExcludeArg] = None,
     progress: Optional[Callable[[int], object]] = None,
     **kwargs: Any,
-) -> Union[FanotifyTree_async, InotifyTree_async]:
+) -> Union[butter.asyncio.fanotify.FanotifyTree_async, butter.asyncio.inotify.InotifyTree_async]:
     """:func:`watch_tree` for asyncio: a
     :class:`~butter.asyncio.fanotify.FanotifyTree_async` or an
     :class:`~butter.asyncio.inotify.InotifyTree_async` (*maxsize* as for
-    both)."""
+    both).  Called under trio (plain, or anyio's trio backend), the same
+    classes from ``butter.anyio`` (which needs ``butter[anyio]``)."""
     backend = _check_backend(backend)
     inotify_kw = {k: v for k, v in kwargs.items() if k == "recursive"}
     fanotify_kw = {k: v for k, v in kwargs.items() if k in ("mark", "unlimited_queue")}
     _check_kwargs(kwargs, backend, asynchronous=True)
 
-    def fan() -> FanotifyTree_async:
-        from .asyncio.fanotify import FanotifyTree_async
+    package = "butter.anyio" if _under_trio() else "butter.asyncio"
 
-        return FanotifyTree_async(
-            path, events, maxsize, exclude=exclude, progress=progress, **fanotify_kw
-        )
+    def fan() -> FanotifyTree_async:
+        from importlib import import_module
+
+        cls: type[FanotifyTree_async] = import_module(f"{package}.fanotify").FanotifyTree_async
+        return cls(path, events, maxsize, exclude=exclude, progress=progress, **fanotify_kw)
 
     def ino() -> InotifyTree_async:
-        from .asyncio.inotify import InotifyTree_async
+        from importlib import import_module
 
-        return InotifyTree_async(
-            path, events, maxsize=maxsize, exclude=exclude, progress=progress, **inotify_kw
-        )
+        cls: type[InotifyTree_async] = import_module(f"{package}.inotify").InotifyTree_async
+        return cls(path, events, maxsize=maxsize, exclude=exclude, progress=progress, **inotify_kw)
 
     result: Union[FanotifyTree_async, InotifyTree_async] = _build(fan, ino, backend, kwargs)
     return result
+
+
+def _under_trio() -> bool:
+    """Is the calling task trio's?  (sniffio, loaded by trio, knows.)"""
+    import sys
+
+    sniffio: Any = sys.modules.get("sniffio")
+    if sniffio is None:
+        return False
+    try:
+        return bool(sniffio.current_async_library() == "trio")
+    except sniffio.AsyncLibraryNotFoundError:
+        return False
 
 
 def _check_kwargs(kwargs: Dict[str, Any], backend: str, asynchronous: bool = False) -> None:

@@ -29,7 +29,6 @@ lent request whose result is read leaves the queue through the
 
 from __future__ import annotations
 
-import asyncio
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     from typing_extensions import Buffer
 
     from .._args import FdArg
+    from .._queue_core import Waiter
 
 __all__ = ["Context_async"]
 
@@ -49,6 +49,7 @@ class Context_async(AsyncEventQueue[Request]):
 
     def __init__(self, maxevents: int = 128, maxsize: int = 0) -> None:
         self._awaiting = 0
+        self._awaiters: list[Waiter] = []  # tasks awaiting a request
         self._context = Context(maxevents)
         super().__init__(self._context, maxsize)
         self._on_consumed = _drop_consumed(weakref.ref(self))
@@ -110,21 +111,21 @@ class Context_async(AsyncEventQueue[Request]):
             if self._has_room():
                 items.extend(self._context.lend(1, self._on_consumed, collect=False))
             self._sync_reader()
-        # (Q1) as in AsyncEventQueue._take: whoever takes an item passes the
-        # wake-up on while items remain.
-        if items and self._getters:
-            self._wake_next()
+        # (Q1, R1) as in EventQueue._take.
+        if self._getters or self._pulls:
+            self._pass_on()
         return req
 
     async def _run(self, req: Request) -> Any:
         self._check_usable()
-        loop = self._running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+        driver = self._running_driver()
+        # The waiter the request's completion wakes (a new one each round).
+        current: list[Waiter] = []
 
         def resolved(_req: Request) -> None:
-            if not future.done():
+            if current and not current[0].done():
                 try:
-                    future.set_result(None)
+                    current[0].set_result(None)
                 except RuntimeError:  # pragma: no cover - the loop is closed
                     pass
 
@@ -132,24 +133,44 @@ class Context_async(AsyncEventQueue[Request]):
         # the reader can change only when it goes 0 -> 1 or 1 -> 0 (closing
         # and failing re-check it themselves).
         self._awaiting += 1
+        awaiters = self._awaiters
         try:
             self._context.submit_awaited(req, resolved)
             if self._awaiting == 1:
                 self._sync_reader()
-            try:
-                await future
-            except BaseException:
-                if not req.done() and not self._closed:
-                    try:
-                        self._context.cancel(req)  # best effort
-                    except (OSError, ValueError):
-                        pass
-                raise
+            # Until the request is done: woken by its completion, or
+            # (pulling) after reading the fd as the queue's reader.
+            while not req.done():
+                waiter = driver.waiter()
+                current[:] = [waiter]
+                awaiters.append(waiter)
+                try:
+                    await driver.wait(self, waiter)
+                except BaseException:
+                    driver.abandon(waiter)
+                    if not req.done() and not self._closed:
+                        try:
+                            self._context.cancel(req)  # best effort
+                        except (OSError, ValueError):
+                            pass
+                    raise
+                finally:
+                    awaiters.remove(waiter)
         finally:
             self._awaiting -= 1
             if not self._awaiting:
                 self._sync_reader()
+            if self._pulls and self._reader is None:
+                self._wake_reader()  # R1: this task may have been the reader
         return req.result
+
+    def _wake_reader(self) -> None:
+        # (R1) Getters and awaiting requests alike can read the fd.
+        if not self._wake_next():
+            for waiter in self._awaiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
 
     # -- requests (coroutines) -------------------------------------------------------
     async def pread(self, fd: FdArg, length: int, offset: int) -> bytes:

@@ -12,12 +12,12 @@ one waits until then.
 from __future__ import annotations
 
 from os import O_RDONLY as _O_RDONLY
-from typing import TYPE_CHECKING, Callable, List, Optional, Set, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from ..fanotify import AT_FDCWD, FAN_CLASS_NOTIF, Fanotify, FanotifyEvent, FanotifyTree
 from ..fanotify._compat import mark_args
 from ..inotify import IN_ALL_EVENTS, PathEvent
-from ._queue import GetEventAliases
+from ._queue import GetEventAliases, TreeQueue
 
 if TYPE_CHECKING:
     from .._args import FdArg, PathArg
@@ -80,7 +80,7 @@ class Fanotify_async(GetEventAliases[FanotifyEvent]):
         self._checked().source.deny(event)
 
 
-class FanotifyTree_async(GetEventAliases[PathEvent]):
+class FanotifyTree_async(TreeQueue[PathEvent]):
     """:class:`~butter.fanotify.FanotifyTree` as an asyncio queue of
     :class:`~butter.inotify.PathEvent` (renames paired, overflow reported
     after the tree was rescanned).
@@ -116,19 +116,6 @@ class FanotifyTree_async(GetEventAliases[PathEvent]):
             ),
             maxsize,
         )
-
-    def watch(self, path: PathArg) -> None:
-        """Add another root (see :meth:`~butter.fanotify.FanotifyTree.watch`)."""
-        self._checked().source.watch(path)
-
-    def paths(self) -> Set[str]:
-        """Every path the watcher believes exists under its roots."""
-        return self._checked().source.paths()
-
-    @property
-    def roots(self) -> List[str]:
-        """The watched roots, as absolute paths."""
-        return self.source.roots
 
 
 # -- compatibility with Butter 0.9/0.13.1 -------------------------------------

@@ -10,10 +10,10 @@ like any event) rather than butter dropping anything.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Callable, Dict, Optional
 
 from ..inotify import IN_ALL_EVENTS, Inotify, InotifyEvent, InotifyTree, PathEvent
-from ._queue import GetEventAliases
+from ._queue import GetEventAliases, TreeQueue
 
 if TYPE_CHECKING:
     from .._args import PathArg
@@ -53,7 +53,7 @@ class Inotify_async(GetEventAliases[InotifyEvent]):
         return self._checked().source.event_path(event)
 
 
-class InotifyTree_async(GetEventAliases[PathEvent]):
+class InotifyTree_async(TreeQueue[PathEvent]):
     """:class:`~butter.inotify.InotifyTree` as an asyncio queue of
     :class:`~butter.inotify.PathEvent` (renames paired, overflow reported
     after the tree was rescanned).
@@ -78,19 +78,6 @@ class InotifyTree_async(GetEventAliases[PathEvent]):
         super().__init__(
             InotifyTree(path, events, recursive, exclude=exclude, progress=progress), maxsize
         )
-
-    def watch(self, path: PathArg) -> None:
-        """Add another root (see :meth:`~butter.inotify.InotifyTree.watch`)."""
-        self._checked().source.watch(path)
-
-    def paths(self) -> Set[str]:
-        """Every path the watcher believes exists under its roots."""
-        return self._checked().source.paths()
-
-    @property
-    def roots(self) -> List[str]:
-        """The watched roots, as absolute paths."""
-        return self.source.roots
 
 
 # -- compatibility with Butter 0.9/0.13.1 -------------------------------------

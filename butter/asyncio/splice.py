@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 from typing import Callable, Optional
 
 from .._args import FdArg
+from .._queue_core import Driver
 from ..splice import SPLICE_F_MOVE, SPLICE_F_NONBLOCK, _check_progress, _Pump
+from ._queue import asyncio_driver
 
 __all__ = ["splice_copy_async"]
 
@@ -18,26 +19,6 @@ _BUDGET = 1 << 24
 
 def _needs_nonblocking(mode: int) -> bool:
     return stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)
-
-
-async def _ready(loop: asyncio.AbstractEventLoop, fd: int, write: bool) -> None:
-    fut = loop.create_future()
-
-    def wake() -> None:
-        if not fut.done():
-            fut.set_result(None)
-
-    if write:
-        loop.add_writer(fd, wake)
-    else:
-        loop.add_reader(fd, wake)
-    try:
-        await fut
-    finally:
-        if write:
-            loop.remove_writer(fd)
-        else:
-            loop.remove_reader(fd)
 
 
 async def splice_copy_async(
@@ -62,8 +43,25 @@ async def splice_copy_async(
     cancelled, the bytes in flight are lost.  *progress* is called after
     each chunk as for :func:`~butter.splice.splice_copy`.
     """
+    driver = asyncio_driver("splice.splice_copy_async", True)
+    assert driver is not None
+    return await splice_copy_with(
+        driver, src, dst, count, src_offset, dst_offset, pipe_size, progress
+    )
+
+
+async def splice_copy_with(
+    driver: Driver,
+    src: FdArg,
+    dst: FdArg,
+    count: Optional[int],
+    src_offset: Optional[int],
+    dst_offset: Optional[int],
+    pipe_size: Optional[int],
+    progress: Optional[Callable[[int], object]],
+) -> int:
+    """:func:`splice_copy_async` for any framework: *driver* waits."""
     _check_progress(progress)
-    loop = asyncio.get_running_loop()
     pump = _Pump(
         src,
         dst,
@@ -98,8 +96,8 @@ async def splice_copy_async(
                 return pump.done
             waits = pump.waits() if r < 0 else []
             if not waits:  # budget used up, or only regular files involved
-                await asyncio.sleep(0)
+                await driver.checkpoint()
             for fd, write in waits:
-                await _ready(loop, fd, write)
+                await driver.ready(fd, write)
     finally:
         pump.close()
