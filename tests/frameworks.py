@@ -31,7 +31,7 @@ loaded seccomp filter, a half-closed loop) out of the pytest process.
 The tools a test needs are methods of the framework: :meth:`sleep`,
 :meth:`event`, :meth:`task_group` (``spawn(fn, *args)`` returns a handle
 whose ``cancel()`` cancels that one task), :meth:`wait_for` (raises the
-builtin ``TimeoutError``) and :meth:`move_on_after`.
+builtin ``TimeoutError``), :meth:`move_on_after` and :meth:`wait_readable`.
 """
 
 from __future__ import annotations
@@ -149,6 +149,10 @@ class Framework:
     def move_on_after(self, timeout: float) -> Any:
         """A context manager that cancels its body after *timeout* and then
         goes on (for the asyncio framework: an ``async with``)."""
+        raise NotImplementedError
+
+    async def wait_readable(self, fd: int) -> None:
+        """Wait until *fd* is readable (the framework's own way)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -292,6 +296,15 @@ class AsyncioFramework(Framework):
     def move_on_after(self, timeout: float) -> _AsyncioMoveOn:
         return _AsyncioMoveOn(timeout)
 
+    async def wait_readable(self, fd: int) -> None:
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        try:
+            await ready
+        finally:
+            loop.remove_reader(fd)
+
 
 # -- anyio and trio ------------------------------------------------------------------
 class _ScopedGroup:
@@ -394,6 +407,11 @@ class AnyioFramework(_BackendFramework):
 
         return _MoveOn(anyio.move_on_after(timeout))
 
+    async def wait_readable(self, fd: int) -> None:
+        import anyio
+
+        await anyio.wait_readable(fd)  # (anyio >= 4.7)
+
 
 class TrioFramework(_BackendFramework):
     name = "trio"
@@ -438,6 +456,11 @@ class TrioFramework(_BackendFramework):
         import trio
 
         return _MoveOn(trio.move_on_after(timeout))
+
+    async def wait_readable(self, fd: int) -> None:
+        import trio
+
+        await trio.lowlevel.wait_readable(fd)
 
 
 def get(name: str) -> Framework:

@@ -314,9 +314,9 @@ def test_aliases(family: Family) -> None:
 # -- backpressure ---------------------------------------------------------------------
 @pytest.mark.parametrize("maxsize", [1, 3])
 def test_backpressure(family: Family, maxsize: int) -> None:
-    """With maxsize N the object holds N events and stops reading the fd:
-    what the kernel made next stays in the kernel; taking events resumes
-    reading; nothing is dropped and the order is the kernel's."""
+    """With maxsize N the object holds at most N events and then stops
+    reading the fd: what the kernel made next stays in the kernel; taking
+    events resumes reading; nothing is dropped and the order is the kernel's."""
     fw = family.fw
 
     async def main() -> Dict[str, Any]:
@@ -342,7 +342,12 @@ def test_backpressure(family: Family, maxsize: int) -> None:
         return out
 
     out = fw.run(main)
-    assert (out["qsize"], out["full"], out["still"]) == (maxsize, True, maxsize)
+    # asyncio's reader reads ahead until full; under trio the fd is read
+    # when asked (a get(), qsize()): one read(2) may bring less than N.
+    assert 1 <= out["qsize"] <= maxsize and out["full"] == (out["qsize"] == maxsize)
+    assert out["still"] == out["qsize"]
+    if fw.name.endswith("asyncio"):
+        assert out["full"]
     assert out["kernel_holds"], "butter read the fd while its queue was full"
     assert out["got"] == out["expected"]
     assert out["empty"] and out["kernel_empty"]
@@ -440,10 +445,11 @@ async def storm(
     async def once() -> None:
         got[family.key(await q.get())] += 1
 
-    async with fw.task_group() as tg:
+    # Bounded: a lost event leaves a getter waiting; the check says which.
+    async with fw.move_on_after(5), fw.task_group() as tg:
         for _ in range(max(left, 0)):
             tg.spawn(once)
-    async with fw.task_group() as tg:
+    async with fw.move_on_after(5), fw.task_group() as tg:
         for _ in range(5):
             tg.spawn(once)
         await fw.sleep(0.002)
@@ -560,11 +566,11 @@ def test_no_fd_leak(family: Family) -> None:
 
     async def main() -> set:
         before = open_fds()
-        for i in range(60):
+        for i in range(30):  # (closing an inotify fd waits for the kernel: slow)
             async with family.make(i % 3) as q:
                 family.produce(q, 2)
                 await q.get()
-        for _ in range(60):
+        for _ in range(30):
             family.make().close()
         return open_fds() - before
 
@@ -597,7 +603,7 @@ def test_timerfd_arrives_and_backpressure(framework: Any) -> None:
             t.every(seconds=0.001).after(seconds=0.001).update()
             await fw.sleep(0.02)
             await settle(fw)
-            out["full"] = t.full()
+            out["full"] = t.qsize() == 1 and t.full()  # (qsize() reads if empty)
             await fw.sleep(0.01)
             out["ticks"] = int(fdinfo(t.fileno())["ticks"])
             first = await t.get()
