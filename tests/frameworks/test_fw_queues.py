@@ -488,6 +488,7 @@ def test_close_wakes_getters(family: Family) -> None:
 
     async def main() -> Dict[str, Any]:
         out: Dict[str, Any] = {"errors": [], "got": [], "iterated": None}
+        iterated: List[Any] = []
         q = family.make()
         fd = q.fileno()
 
@@ -498,7 +499,13 @@ def test_close_wakes_getters(family: Family) -> None:
                 out["errors"].append(exc)
 
         async def iterate() -> None:
-            out["iterated"] = [family.key(ev) async for ev in q]
+            async for ev in q:
+                iterated.append(family.key(ev))
+            out["iterated"] = iterated
+
+        async def taken() -> None:
+            while not out["got"] and not iterated:
+                await fw.sleep(0.002)
 
         async with fw.task_group() as tg:
             for _ in range(3):
@@ -506,7 +513,7 @@ def test_close_wakes_getters(family: Family) -> None:
             tg.spawn(iterate)
             await fw.sleep(0.01)
             out["produced"] = family.produce(q, 1)  # to the iterator or a getter
-            await fw.sleep(0.01)
+            await fw.wait_for(5, taken)
             q.close()
         out["closed"] = q.closed
         q.close()  # idempotent
