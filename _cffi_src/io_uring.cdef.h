@@ -207,3 +207,11 @@ unsigned int butter_uring_ready(struct butter_uring *r);
 /* ops[i] = 1 if the kernel supports opcode i (IORING_REGISTER_PROBE):
    the number of opcodes known to the kernel, or -errno. */
 int butter_uring_probe(int fd, unsigned char *ops, unsigned int n);
+/* The hot path of pread/pwrite/recv/send: butter_uring_prep with a buffer
+   pointer (no address conversion in Python). */
+int butter_uring_prep_buf(struct butter_uring *r, uint64_t user_data, unsigned int sqe_flags,
+                          int opcode, int fd, char *buf, uint32_t len, uint64_t off,
+                          uint32_t op_flags);
+/* 4096-byte aligned memory (free with free()): buffers ready for O_DIRECT. */
+void *butter_alloc_aligned(size_t size);
+void free(void *ptr);

@@ -209,7 +209,12 @@ static int butter_uring_submit(struct butter_uring *r, unsigned int min_complete
         else if (!min_complete)
             return (int)to_submit;
     } else if (!to_submit && !min_complete) {
-        return 0;
+        /* Nothing to do unless the kernel holds completions back (CQ
+           overflow, deferred task work): then enter to flush them. */
+        if (!(__atomic_load_n(r->sq_flags, __ATOMIC_ACQUIRE) &
+              (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)))
+            return 0;
+        flags |= IORING_ENTER_GETEVENTS;
     }
     if (min_complete)
         flags |= IORING_ENTER_GETEVENTS;
@@ -294,4 +299,20 @@ static int butter_uring_probe(int fd, unsigned char *ops, unsigned int n)
     ret = (int)probe->last_op + 1;
     free(probe);
     return ret;
+}
+
+static int butter_uring_prep_buf(struct butter_uring *r, uint64_t user_data,
+                                 unsigned int sqe_flags, int opcode, int fd, char *buf,
+                                 uint32_t len, uint64_t off, uint32_t op_flags)
+{
+    return butter_uring_prep(r, user_data, sqe_flags, opcode, fd, (uint64_t)(uintptr_t)buf, len,
+                             off, op_flags, 0, 0);
+}
+
+static void *butter_alloc_aligned(size_t size)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 4096, size ? size : 1) != 0)
+        return NULL;
+    return p;
 }

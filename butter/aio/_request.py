@@ -20,7 +20,7 @@ import sys
 
 from .._args import RANGES, FdArg, fileno, to_int
 from .._lowlevel import ffi
-from ._buffers import _address, _aligned, _bounce, _buffer, _copy_out, _iovecs, _new, _pin
+from ._buffers import _address, _aligned, _bounce, _copy_out, _iovecs, _new, _pin
 from ._constants import (
     _ALIGN,
     _ECANCELED,
@@ -178,7 +178,7 @@ class Request:
         elif self._cancelled and res == 0 and self.op == "poll":
             self._exception = OSError(_ECANCELED, os.strerror(_ECANCELED))
         elif self._ptr is not None:
-            self._result = _buffer(self._ptr, res)[:]
+            self._result = _unpack(self._ptr, res)
         else:
             self._result = res
             if self._copyout is not None:
@@ -214,6 +214,7 @@ class Request:
 # converters of butter._args, which accept or refuse it by the one rule.
 _PYPY = sys.implementation.name == "pypy"
 _ETIME = errno.ETIME
+_unpack = ffi.unpack
 _FD_MAX = RANGES["int"][1]
 _OFF_MIN, _OFF_MAX = RANGES["off_t"]
 _LEN_MAX = RANGES["ssize_t"][1]  # a read's count, as os.pread's length
