@@ -7,12 +7,12 @@ methods are coroutines that queue the request and return its result::
         await ring.pwrite(fd, b"hello", 0)
         data = await ring.pread(fd, 5, 0)
 
-Requests awaited in the same event loop iteration go to the kernel
-together: the first one schedules one :meth:`~butter.io_uring.Ring.submit`
-(``loop.call_soon``), so ``asyncio.gather`` of many requests costs one
-``io_uring_enter``.  Completions are collected when the ring's eventfd
-becomes readable (``loop.add_reader``), and each resolves the await of its
-own request.  Cancelling an await asks the kernel to cancel the request
+An awaited request goes to the kernel at once (with whatever else is
+queued) and the completions ready then are collected in the same call: a
+read the page cache can serve completes inside that ``io_uring_enter``, and
+the coroutine returns without suspending.  Other completions are collected
+when the ring's eventfd becomes readable (``loop.add_reader``), and each
+resolves the await of its own request.  Cancelling an await asks the kernel to cancel the request
 (``IORING_OP_ASYNC_CANCEL``); either way its buffers stay held until the
 kernel reports it complete.
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from ..aio import Request
 from ..io_uring import Fixed, Ring
@@ -53,7 +53,6 @@ class Ring_async(AsyncEventQueue[Request]):
 
     def __init__(self, entries: int = 256, flags: int = 0, maxsize: int = 0) -> None:
         self._awaiting = 0
-        self._flushing = False
         self._context = Ring(entries, flags)
         super().__init__(self._context, maxsize)
         self._on_consumed = _drop_consumed(weakref.ref(self))
@@ -64,20 +63,6 @@ class Ring_async(AsyncEventQueue[Request]):
         requests made through it, then ``submit()``, come back from
         ``get()``)."""
         return self._context
-
-    def _flush(self) -> None:
-        """One submit for every request queued since the last (call_soon)."""
-        self._flushing = False
-        if self._closed or self._context.closed:
-            return
-        try:
-            self._context.submit()
-        except OSError as exc:
-            self._fail(exc)
-            return
-        # Reads served from the page cache complete inside the submit: hand
-        # them out now rather than after a round through the selector.
-        self._on_readable()
 
     @property
     def pending(self) -> int:
@@ -138,38 +123,33 @@ class Ring_async(AsyncEventQueue[Request]):
 
     async def _run(self, req: Request) -> Any:
         self._check_usable()
-        loop = self._running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-
-        def resolved(_req: Request) -> None:
-            if not future.done():
-                try:
-                    future.set_result(None)
-                except RuntimeError:  # pragma: no cover - the loop is closed
-                    pass
-
+        ring = self._context
+        waiter = _Waiter()
         # While _awaiting > 0, _has_room() is true whatever the queue holds:
         # the reader can change only when it goes 0 -> 1 or 1 -> 0 (closing
         # and failing re-check it themselves).
         self._awaiting += 1
         try:
-            self._context.submit_awaited(req, resolved)
-            if not self._flushing:
-                self._flushing = True
-                loop.call_soon(self._flush)
-            if self._awaiting == 1:
-                self._sync_reader()
-            try:
-                await future
-            except BaseException:
-                if not req.done() and not self._closed:
-                    try:  # best effort; the cancel request is awaited by no one
-                        ring = self._context
-                        ring.submit_awaited(ring.prepare("cancel", req), _ignore)
-                        ring.submit()
-                    except (OSError, ValueError):
-                        pass
-                raise
+            ring.submit_awaited(req, waiter)
+            # Submit now and look at the completions: a read the page cache
+            # serves is done already, and the coroutine returns without
+            # suspending (no future, no trip through the selector).
+            ring.submit_and_collect()
+            if not req.done():
+                future: asyncio.Future[None] = self._running_loop().create_future()
+                waiter.future = future
+                if self._awaiting == 1:
+                    self._sync_reader()
+                try:
+                    await future
+                except BaseException:
+                    if not req.done() and not self._closed:
+                        try:  # best effort; the cancel request is awaited by no one
+                            ring.submit_awaited(ring.prepare("cancel", req), _ignore)
+                            ring.submit()
+                        except (OSError, ValueError):
+                            pass
+                    raise
         finally:
             self._awaiting -= 1
             if not self._awaiting:
@@ -258,6 +238,24 @@ class Ring_async(AsyncEventQueue[Request]):
         """A round trip through the ring; returns 0."""
         result: int = await self._run(self._context.prepare("nop"))
         return result
+
+
+class _Waiter:
+    """The *on_done* of an awaited request: resolves its future, once one
+    exists (a request done inside the submit never needs one)."""
+
+    __slots__ = ("future",)
+
+    def __init__(self) -> None:
+        self.future: Optional[asyncio.Future[None]] = None
+
+    def __call__(self, _req: Request) -> None:
+        future = self.future
+        if future is not None and not future.done():
+            try:
+                future.set_result(None)
+            except RuntimeError:  # pragma: no cover - the loop is closed
+                pass
 
 
 def _ignore(_req: Request) -> None:

@@ -17,7 +17,7 @@ import os
 import sys
 
 from .._args import RANGES, FdArg, fileno, path_bytes, to_flags, to_int
-from .._lowlevel import ffi
+from .._lowlevel import ffi, lib
 from ..aio._buffers import _address, _aligned, _bounce, _iovecs, _pin
 from ..aio._request import Request
 from ._constants import (
@@ -52,6 +52,10 @@ if TYPE_CHECKING:
 __all__ = ["Fixed"]
 
 _PYPY = sys.implementation.name == "pypy"
+#: 4096-byte aligned memory from C (posix_memalign), freed with the cdata.
+_alloc_aligned = ffi.new_allocator(
+    alloc=lib.butter_alloc_aligned, free=lib.free, should_clear_after_alloc=False
+)
 _FD_MAX = RANGES["int"][1]
 _OFF_MIN, _OFF_MAX = RANGES["off_t"]
 _LEN_MAX = RANGES["unsigned int"][1]  # an SQE's len is 32 bits
@@ -111,6 +115,19 @@ def _new(op: str, fd: int, offset: int) -> Request:
 
 
 def build_pread(fd: FdArg | Fixed, length: int, offset: int) -> Request:
+    if (
+        type(fd) is int
+        and type(length) is int
+        and type(offset) is int
+        and 0 <= fd <= _FD_MAX
+        and 0 < length <= _LEN_MAX
+        and 0 <= offset <= _OFF_MAX
+    ):
+        # The common case, without the general conversions.
+        req = Request("pread", fd, offset)
+        buf = req._keep = req._ptr = _alloc_aligned("char[]", length)
+        req._cb = (0, IORING_OP_READ, fd, _address(buf), length, offset, 0, 0, 0)
+        return req
     f, flags = _fd(fd)
     length = _length(length)
     off = _offset(offset)

@@ -44,6 +44,7 @@ from ._constants import (
 from ._request import (
     BUILDERS,
     Fixed,
+    _alloc_aligned,
     build_accept,
     build_cancel,
     build_close,
@@ -79,9 +80,6 @@ _drain = lib.butter_aio_eventfd_drain
 _eventfd_write = lib.eventfd_write
 _prep = lib.butter_uring_prep
 _prep_buf = lib.butter_uring_prep_buf
-_alloc_aligned = ffi.new_allocator(
-    alloc=lib.butter_alloc_aligned, free=lib.free, should_clear_after_alloc=False
-)
 _OP_READ = IORING_OP_READ
 _FD_MAX = RANGES["int"][1]
 _OFF_MAX = RANGES["off_t"][1]
@@ -866,7 +864,8 @@ class Ring(EventLike[Request]):
             if type(op) is not str:
                 raise TypeError(f"op must be a str, not {type(op).__name__!r}")
             raise ValueError(f"unknown request {op!r} (one of {', '.join(BUILDERS)})")
-        self._check_open()
+        if self._r is None:
+            raise self._closed_error()
         req = build(*args)
         if req._cb[1] not in self._ops:
             raise _unsupported(req._cb[1])
@@ -878,17 +877,36 @@ class Ring(EventLike[Request]):
         with the contract of :meth:`butter.aio.Context.submit_awaited`.  The
         request is queued, not submitted: the adapter calls :meth:`submit`
         (once for many requests)."""
-        if not isinstance(request, Request):
+        if type(request) is not Request and not isinstance(request, Request):
             raise TypeError(f"request must be a Request, not {type(request).__name__!r}")
         if not callable(on_done):
             raise TypeError("on_done must be callable")
-        self._check_open()
+        if self._r is None:
+            raise self._closed_error()
         if request._owner is not None or request._done:
             raise ValueError(f"{request!r} was already submitted")
         if type(request._cb) is not tuple:
             raise ValueError("the request was not prepared by a ring (see prepare())")
         request._callback = on_done
         self._queue(request)
+
+    def submit_and_collect(self) -> int:
+        """Submit the queued requests and collect the completions ready now,
+        without waiting (for adapters: an awaited request the kernel
+        finished inside the submit -- a read from the page cache -- is then
+        done, its *on_done* has run, and the adapter need not wait for
+        ``fileno()``).  Other completions are kept for :meth:`lend`,
+        :meth:`get_events`...; ``fileno()`` stays readable for them.
+        Returns how many requests were submitted."""
+        r = self._r
+        if r is None:
+            raise self._closed_error()
+        n = self._submit(r, 0, -1)
+        got = self._harvest_into(r, 0, None, 0)
+        if got:
+            self._cache.extend(got)
+            self._settle_eventfd()
+        return n
 
     def lend(
         self,
