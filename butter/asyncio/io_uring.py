@@ -7,12 +7,15 @@ methods are coroutines that queue the request and return its result::
         await ring.pwrite(fd, b"hello", 0)
         data = await ring.pread(fd, 5, 0)
 
-An awaited request goes to the kernel at once (with whatever else is
-queued) and the completions ready then are collected in the same call: a
-read the page cache can serve completes inside that ``io_uring_enter``, and
-the coroutine returns without suspending.  Other completions are collected
-when the ring's eventfd becomes readable (``loop.add_reader``), and each
-resolves the await of its own request.  Cancelling an await asks the kernel to cancel the request
+Requests awaited in the same event loop iteration go to the kernel
+together: the first one schedules one
+:meth:`~butter.io_uring.Ring.submit_and_collect` (``loop.call_soon``) and
+each await yields once (as ``asyncio.sleep(0)``), so ``asyncio.gather`` of
+many requests costs one ``io_uring_enter``, and a read the page cache can
+serve is done when its coroutine resumes (no future, no trip through the
+selector).  Other completions are collected when the ring's eventfd
+becomes readable (``loop.add_reader``), and each resolves the await of its
+own request.  Cancelling an await asks the kernel to cancel the request
 (``IORING_OP_ASYNC_CANCEL``); either way its buffers stay held until the
 kernel reports it complete.
 
@@ -31,8 +34,9 @@ adapter interface (:meth:`~butter.io_uring.Ring.prepare`,
 from __future__ import annotations
 
 import asyncio
+import types
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generator, Optional, Sequence
 
 from ..aio import Request
 from ..io_uring import Fixed, Ring
@@ -53,6 +57,7 @@ class Ring_async(AsyncEventQueue[Request]):
 
     def __init__(self, entries: int = 256, flags: int = 0, maxsize: int = 0) -> None:
         self._awaiting = 0
+        self._flushing = False
         self._context = Ring(entries, flags)
         super().__init__(self._context, maxsize)
         self._on_consumed = _drop_consumed(weakref.ref(self))
@@ -121,39 +126,57 @@ class Ring_async(AsyncEventQueue[Request]):
             self._wake_next()
         return req
 
+    def _flush(self) -> None:
+        """Submit what the awaits of this loop iteration queued, in one
+        ``io_uring_enter``, and collect what is ready (``call_soon``)."""
+        self._flushing = False
+        if self._closed or self._context.closed:
+            return
+        try:
+            self._context.submit_and_collect()
+        except OSError as exc:
+            self._fail(exc)
+
     async def _run(self, req: Request) -> Any:
         self._check_usable()
         ring = self._context
         waiter = _Waiter()
-        # While _awaiting > 0, _has_room() is true whatever the queue holds:
-        # the reader can change only when it goes 0 -> 1 or 1 -> 0 (closing
-        # and failing re-check it themselves).
-        self._awaiting += 1
+        ring.submit_awaited(req, waiter)
         try:
-            ring.submit_awaited(req, waiter)
-            # Submit now and look at the completions: a read the page cache
-            # serves is done already, and the coroutine returns without
-            # suspending (no future, no trip through the selector).
-            ring.submit_and_collect()
-            if not req.done():
+            # The awaits of one loop iteration go to the kernel together:
+            # the first schedules the submit, each yields once (as
+            # asyncio.sleep(0)) and finds its request done if the kernel
+            # finished it inside the submit (a read from the page cache).
+            if not self._flushing:
+                self._flushing = True
+                self._running_loop().call_soon(self._flush)
+            await _yield()
+            if req.done():
+                return req.result
+            # While _awaiting > 0, _has_room() is true whatever the queue
+            # holds: the reader can change only when it goes 0 -> 1 or 1 -> 0
+            # (closing and failing re-check it themselves).
+            self._awaiting += 1
+            try:
                 future: asyncio.Future[None] = self._running_loop().create_future()
                 waiter.future = future
+                if req.done():  # pragma: no cover - collected meanwhile
+                    return req.result
                 if self._awaiting == 1:
                     self._sync_reader()
-                try:
-                    await future
-                except BaseException:
-                    if not req.done() and not self._closed:
-                        try:  # best effort; the cancel request is awaited by no one
-                            ring.submit_awaited(ring.prepare("cancel", req), _ignore)
-                            ring.submit()
-                        except (OSError, ValueError):
-                            pass
-                    raise
-        finally:
-            self._awaiting -= 1
-            if not self._awaiting:
-                self._sync_reader()
+                await future
+            finally:
+                self._awaiting -= 1
+                if not self._awaiting:
+                    self._sync_reader()
+        except BaseException:
+            if not req.done() and not self._closed:
+                try:  # best effort; the cancel request is awaited by no one
+                    ring.submit_awaited(ring.prepare("cancel", req), _ignore)
+                    ring.submit()
+                except (OSError, ValueError):
+                    pass
+            raise
         return req.result
 
     # -- requests (coroutines) -------------------------------------------------------
@@ -238,6 +261,12 @@ class Ring_async(AsyncEventQueue[Request]):
         """A round trip through the ring; returns 0."""
         result: int = await self._run(self._context.prepare("nop"))
         return result
+
+
+@types.coroutine
+def _yield() -> Generator[None, None, None]:
+    """Let the loop run once (a bare yield: the task is rescheduled)."""
+    yield
 
 
 class _Waiter:

@@ -180,6 +180,8 @@ class Ring(EventLike[Request]):
         self._armed = False
         self._stale = 0
         self._buffers: Optional[List[Any]] = None
+        #: Reaping arrays (uint64 keys, int32 results) ready for reuse.
+        self._spare: List[Any] = []
         self._files: Optional[List[int]] = None
 
     # -- properties ------------------------------------------------------------------
@@ -666,16 +668,23 @@ class Ring(EventLike[Request]):
             ret = _enter(r, 0, -1)
         if ret < 0 and ret not in _RETRY:
             raise_errno(-ret)
-        if not want:
+        if not want or not _ready(r):
             return []
-        data = _alloc("uint64_t[]", want)
-        res = _alloc("int32_t[]", want)
+        spare = self._spare
+        try:  # list.pop/append are atomic: each thread reaps into arrays of its own
+            data, res = spare.pop()
+        except IndexError:
+            data = _alloc("uint64_t[]", self._cq_entries)
+            res = _alloc("int32_t[]", self._cq_entries)
         n = _reap(r, data, res, want)
+        keys = _unpack(data, n)
+        results = _unpack(res, n)
+        spare.append((data, res))
         if not n:
             return []
         pending = self._pending
         out = []
-        for key, result in zip(_unpack(data, n), _unpack(res, n)):
+        for key, result in zip(keys, results):
             req = pending.pop(key, None)
             if req is None:
                 continue  # close()'s cancel, or thin-layer use of the ring
