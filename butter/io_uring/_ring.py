@@ -44,7 +44,8 @@ from ._constants import (
 from ._request import (
     BUILDERS,
     Fixed,
-    _alloc_aligned,
+    _read_buffer,
+    _recycle,
     build_accept,
     build_cancel,
     build_close,
@@ -408,7 +409,7 @@ class Ring(EventLike[Request]):
             return self._queue(build_pread(fd, length, offset))
         # The hot path: the same request as build_pread + _queue, built inline.
         req = Request("pread", fd, offset)
-        buf = req._keep = req._ptr = _alloc_aligned("char[]", length)
+        buf = req._keep = req._ptr = _read_buffer(length)
         key = req._key = next(self._keys)
         req._owner = self
         self._pending[key] = req
@@ -688,7 +689,10 @@ class Ring(EventLike[Request]):
             req = pending.pop(key, None)
             if req is None:
                 continue  # close()'s cancel, or thin-layer use of the ring
+            buf = req._ptr  # pread/recv: butter's buffer, free again once copied out
             req._finish(result)
+            if buf is not None:
+                _recycle(buf)
             if req._callback is None:
                 req._home = self
                 out.append(req)
