@@ -58,7 +58,7 @@ class RequestQueue(AsyncEventQueue[Request]):
     def __init__(self, adapter: Any, maxsize: int = 0) -> None:
         self._awaiting = 0  # tasks awaiting a request
         self._awaiters: List[Waiter] = []  # their waiters, while they wait
-        self._flushing = False  # (batching) awaits queued, not yet submitted
+        self._batch = 0  # (batching) the open batch: bumped when submitted
         self._adapter: RequestSource = adapter
         super().__init__(adapter, maxsize)
         self._on_consumed = _drop_consumed(weakref.ref(self))
@@ -138,17 +138,22 @@ class RequestQueue(AsyncEventQueue[Request]):
         adapter.submit_awaited(req, resolved)
         if self._batches:
             # The awaits of one loop iteration go to the kernel together:
-            # each yields once, the first to resume submits them all, and
-            # a request the kernel finished inside that submit (a read the
-            # page cache serves) returns without ever waiting.
-            self._flushing = True
+            # each yields once; the first to resume whose request is still
+            # in the open batch submits the batch (everything queued so
+            # far), so later ones find theirs submitted.  A request the
+            # kernel finished inside that submit (a read the page cache
+            # serves) returns without ever waiting.
+            batch = self._batch
             try:
                 await driver.checkpoint()
             except BaseException:
+                if self._batch == batch:
+                    self._batch += 1
+                    self._flush()  # the others' requests must go too
                 self._abandon_request(req)
                 raise
-            if self._flushing:
-                self._flushing = False
+            if self._batch == batch:
+                self._batch += 1
                 self._flush()
             if req.done():
                 return req.result
