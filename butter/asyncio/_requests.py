@@ -22,7 +22,7 @@ request can be the queue's reader like a getter (invariant R1).
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, List
+from typing import TYPE_CHECKING, Any, Callable, Dict, List
 
 from ..aio import Request
 from ._queue import AsyncEventQueue
@@ -57,11 +57,13 @@ class RequestQueue(AsyncEventQueue[Request]):
 
     def __init__(self, adapter: Any, maxsize: int = 0) -> None:
         self._awaiting = 0  # tasks awaiting a request
-        self._awaiters: List[Waiter] = []  # their waiters, while they wait
+        # The waiter of each awaited request while its task waits.
+        self._awaiters: Dict[Request, Waiter] = {}
         self._batch = 0  # (batching) the open batch: bumped when submitted
         self._adapter: RequestSource = adapter
         super().__init__(adapter, maxsize)
         self._on_consumed = _drop_consumed(weakref.ref(self))
+        self._on_done = _resolver(weakref.ref(self))
 
     @property
     def pending(self) -> int:
@@ -124,18 +126,7 @@ class RequestQueue(AsyncEventQueue[Request]):
         its result (or raise its exception)."""
         self._check_usable()
         driver = self._running_driver()
-        adapter = self._adapter
-        # The waiter the request's completion wakes (a new one each round).
-        current: List[Waiter] = []
-
-        def resolved(_req: Request) -> None:
-            if current and not current[0].done():
-                try:
-                    current[0].set_result(None)
-                except RuntimeError:  # pragma: no cover - the loop is closed
-                    pass
-
-        adapter.submit_awaited(req, resolved)
+        self._adapter.submit_awaited(req, self._on_done)
         if self._batches:
             # The awaits of one loop iteration go to the kernel together:
             # each yields once; the first to resume whose request is still
@@ -169,8 +160,7 @@ class RequestQueue(AsyncEventQueue[Request]):
             # (pulling) after reading the fd as the queue's reader.
             while not req.done():
                 waiter = driver.waiter()
-                current[:] = [waiter]
-                awaiters.append(waiter)
+                awaiters[req] = waiter  # what the completion wakes (_resolver)
                 try:
                     await driver.wait(self, waiter)
                 except BaseException:
@@ -178,7 +168,8 @@ class RequestQueue(AsyncEventQueue[Request]):
                     self._abandon_request(req)
                     raise
                 finally:
-                    awaiters.remove(waiter)
+                    if awaiters.get(req) is waiter:
+                        del awaiters[req]
         finally:
             self._awaiting -= 1
             if not self._awaiting:
@@ -211,7 +202,7 @@ class RequestQueue(AsyncEventQueue[Request]):
     def _wake_reader(self) -> None:
         # (R1) Getters and awaiting requests alike can read the fd.
         if not self._wake_next():
-            for waiter in self._awaiters:
+            for waiter in self._awaiters.values():
                 if not waiter.done():
                     waiter.set_result(None)
                     return
@@ -234,3 +225,22 @@ def _drop_consumed(ref: weakref.ReferenceType[RequestQueue]) -> Callable[[Reques
         queue._sync_reader()  # room again: resume reading
 
     return drop
+
+
+def _resolver(ref: weakref.ReferenceType[RequestQueue]) -> Callable[[Request], None]:
+    """The *on_done* of every awaited request (one per queue, made once):
+    wakes the task waiting for it, if it waits (a request done inside the
+    submit has no waiter).  A weak reference, as for :func:`_drop_consumed`."""
+
+    def resolved(req: Request) -> None:
+        queue = ref()
+        if queue is None:
+            return
+        waiter = queue._awaiters.pop(req, None)
+        if waiter is not None and not waiter.done():
+            try:
+                waiter.set_result(None)
+            except RuntimeError:  # pragma: no cover - the loop is closed
+                pass
+
+    return resolved
