@@ -51,6 +51,7 @@ FAMILIES = [
     "fanotify",
     "features",
     "inotify",
+    "io_uring",
     "memfd",
     "pidfd",
     "seccomp",

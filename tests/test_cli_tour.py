@@ -27,6 +27,7 @@ HEADINGS = {
     "fanotify": "fanotify:",
     "watch": "watch:",
     "aio": "aio:",
+    "uring": "io_uring:",
     "seccomp": "seccomp:",
     "memfd-pidfd": "memfd and pidfd:",
     "container": "container:",

@@ -93,6 +93,18 @@ def _aio_context():
     return ctx, lambda: ctx.fsync(f)
 
 
+def _io_uring_ring():
+    from butter.io_uring import Ring
+
+    ring = Ring(8)
+
+    def ready():
+        ring.nop()
+        ring.submit()  # fileno() signals submitted requests' completions
+
+    return ring, ready
+
+
 _seccomp_filter = None
 
 
@@ -166,6 +178,7 @@ FACTORIES = {
     "InotifyTree": _inotify_tree,
     "FanotifyTree": _fanotify_tree,
     "Context": _aio_context,
+    "Ring": _io_uring_ring,
     "Eventfd": _eventfd,
     "Timer": _timer,
     "Signalfd": _signalfd,
@@ -635,6 +648,51 @@ class _ContextCase(_AsyncCase):
         }
 
 
+class _RingCase(_AsyncCase):
+    """Events are the requests made through the sync Ring (``source``) and
+    submitted; like Context_async, a closed Ring_async's request coroutines
+    say "closed Ring" (names_itself False)."""
+
+    module, cls_name = "butter.asyncio.io_uring", "Ring_async"
+    names_itself = False
+
+    def __init__(self):
+        super().__init__()
+        fd, path = tempfile.mkstemp()
+        os.unlink(path)
+        self.fds.add(fd)
+        self.file = fd
+
+    def make(self, maxsize=0):
+        return self.cls(maxsize=maxsize)
+
+    def make_ready(self, obj):
+        self.request = obj.source.fsync(self.file)
+        obj.source.submit()
+
+    def check_event(self, obj, event):
+        assert event is self.request and event.done() and event.result == 0
+
+    def closed_calls(self):
+        fd = self.file
+        return {
+            "pread": (fd, 1, 0),
+            "pwrite": (fd, b"x", 0),
+            "preadv": (fd, [bytearray(1)], 0),
+            "pwritev": (fd, [b"x"], 0),
+            "fsync": (fd,),
+            "fdsync": (fd,),
+            "openat": (None, "x", os.O_RDONLY),
+            "close_fd": (fd,),
+            "recv": (fd, 1),
+            "send": (fd, b"x"),
+            "accept": (fd,),
+            "splice": (fd, fd),
+            "timeout": (1,),
+            "nop": (),
+        }
+
+
 ASYNC_CASES = {
     case.cls_name: case
     for case in (
@@ -648,6 +706,7 @@ ASYNC_CASES = {
         _FanotifyCase,
         _NotifyFdCase,
         _ContextCase,
+        _RingCase,
     )
 }
 

@@ -14,12 +14,13 @@ context's business, kept in :mod:`butter.aio._context`.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
 from .._args import RANGES, FdArg, fileno, to_int
 from .._lowlevel import ffi
-from ._buffers import _address, _aligned, _bounce, _buffer, _copy_out, _iovecs, _new, _pin
+from ._buffers import _address, _aligned, _bounce, _copy_out, _iovecs, _new, _pin
 from ._constants import (
     _ALIGN,
     _ECANCELED,
@@ -42,6 +43,12 @@ if TYPE_CHECKING:
 
     from ._context import Context
 
+    class _Owner(Protocol):
+        """Whoever submitted a request not yet done: a
+        :class:`~butter.aio.Context` or a :class:`~butter.io_uring.Ring`."""
+
+        def _wait_for(self, req: Request) -> None: ...
+
     class _Home(Protocol):
         """Whoever holds a completion not yet reported: its Context (the
         cache) or an adapter it was lent to (``_Lent``)."""
@@ -53,7 +60,8 @@ __all__ = ["Request"]
 
 
 class Request:
-    """One request of a :class:`Context`.
+    """One request of a :class:`Context` (or of a
+    :class:`butter.io_uring.Ring`, which uses the same class).
 
     ``done()`` is true once its completion was collected (by
     ``get_events()``, ``read_event(s)()``, ``wait()`` or by reading
@@ -83,6 +91,7 @@ class Request:
         "_exception",
         "_home",
         "_keep",
+        "_key",
         "_owner",
         "_ptr",
         "_result",
@@ -98,12 +107,13 @@ class Request:
         self.op = op
         self.fd = fd
         self.offset = offset
-        self._cb: Any = None
+        self._cb: Any = None  # aio: the struct iocb; io_uring: the SQE's fields
+        self._key = 0  # io_uring: the SQE's user_data
         self._keep: Any = None
         self._ptr: Any = None  # pread: where the data lands
         self._copyout: Any = None  # PyPy preadv: (bounce pointers, user buffers)
-        #: The submitting Context, from submission until done (then None).
-        self._owner: Optional[Context] = None
+        #: The submitting Context or Ring, from submission until done (then None).
+        self._owner: Optional[_Owner] = None
         #: on_done of Context.submit_awaited; cleared when it runs (once).
         self._callback: Optional[Callable[[Request], None]] = None
         self._done = False
@@ -161,11 +171,14 @@ class Request:
     def _finish(self, res: int) -> None:
         """Record the kernel's result and let go of the buffers."""
         if res < 0:
-            self._exception = OSError(-res, os.strerror(-res))
+            if res == -_ETIME and self.op == "timeout":  # io_uring: it expired
+                self._result = 0
+            else:
+                self._exception = OSError(-res, os.strerror(-res))
         elif self._cancelled and res == 0 and self.op == "poll":
             self._exception = OSError(_ECANCELED, os.strerror(_ECANCELED))
         elif self._ptr is not None:
-            self._result = _buffer(self._ptr, res)[:]
+            self._result = _unpack(self._ptr, res)
         else:
             self._result = res
             if self._copyout is not None:
@@ -200,6 +213,8 @@ class Request:
 # int already in range is used as is; anything else goes through the
 # converters of butter._args, which accept or refuse it by the one rule.
 _PYPY = sys.implementation.name == "pypy"
+_ETIME = errno.ETIME
+_unpack = ffi.unpack
 _FD_MAX = RANGES["int"][1]
 _OFF_MIN, _OFF_MAX = RANGES["off_t"]
 _LEN_MAX = RANGES["ssize_t"][1]  # a read's count, as os.pread's length
