@@ -293,7 +293,7 @@ def bench_inotify(quick: bool) -> Tuple[Dict[str, float], Dict[str, float]]:
         print(f"  butter Inotify_async, {fw:<14} {drained[fw] / 1e3:8.0f} k events/s")
 
     files = 5000 if quick else 20000
-    print(f"inotify, live ({files} files created by another process, best of 3):")
+    print(f"inotify, live ({files} files created by another process, best of 5):")
     contenders: List[Tuple[str, str, Callable[..., Awaitable[Any]]]] = [
         (f"butter Inotify_async, {fw}", fw, live_butter) for fw in FRAMEWORKS
     ]
@@ -307,7 +307,7 @@ def bench_inotify(quick: bool) -> Tuple[Dict[str, float], Dict[str, float]]:
     except ImportError:
         print("  (watchfiles not installed)")
     live: Dict[str, float] = {}
-    for label, results in interleaved(contenders, 3, files).items():
+    for label, results in interleaved(contenders, 5, files).items():
         best = max(rate for rate, _ in results)
         live[label] = best
         print(f"  {label:<36} {best / 1e3:8.0f} k events/s, lost {max(x[1] for x in results)}")
