@@ -103,7 +103,14 @@ def test_aligned_buffer(size, alignment):
 
 
 # -- the package ----------------------------------------------------------------------
-SUBMODULES = ["_constants", "_buffers", "_thin", "_request", "_context"]  # bottom first
+SUBMODULES = [
+    "_constants",
+    "_buffers",
+    "_thin",
+    "_request",
+    "_delivery",
+    "_context",
+]  # bottom first
 
 
 @pytest.mark.parametrize("name", SUBMODULES)

@@ -14,10 +14,9 @@ from typing import overload
 
 from .._args import RANGES, FdArg, to_flags, to_int
 from .._errors import raise_errno, retry_or_raise
-from .._fd import EventLike
 from .._lowlevel import ffi, lib
 from ..aio._buffers import _address, _buffer_list, _pin
-from ..aio._context import _call, _Lent, _reported
+from ..aio._delivery import Completions, _call, _reported
 from ..aio._request import Request
 from ..aio._thin import _nr, _timeout_ns
 from ._constants import (
@@ -103,7 +102,7 @@ _RETRY = (-_ETIME, -_EINTR, -_EBUSY, -_EAGAIN)
 _CLOSE_WAIT_NS = 30_000_000_000
 
 
-class Ring(EventLike[Request]):
+class Ring(Completions):
     """An io_uring (mapped by butter: no liburing) plus an eventfd the
     kernel signals on every completion.
 
@@ -173,6 +172,7 @@ class Ring(EventLike[Request]):
             raise
         self._entries: int = r.sq_entries
         self._cq_entries: int = r.cq_entries
+        self._harvest_cap = self._cq_entries
         self._pid = os.getpid()
         self._keys = itertools.count(1)  # next() is atomic: threads may share it
         self._pending: Dict[int, Request] = {}
@@ -627,6 +627,10 @@ class Ring(EventLike[Request]):
         r = self._check_open()
         return self._submit(r, 0, -1)
 
+    def _flush_queued(self) -> None:
+        # Reading waits for completions: the queued requests must go first.
+        self.submit()
+
     def _enter_busy(self) -> None:
         """FdOwner._enter(): a thread about to wait in the kernel."""
         super()._enter()
@@ -700,105 +704,7 @@ class Ring(EventLike[Request]):
                 _call(req)
         return out
 
-    def _harvest_ready(self, r: Any, limit: Optional[int] = None) -> List[Request]:
-        """Everything completed now, without waiting."""
-        out: List[Request] = []
-        cap = self._cq_entries
-        while limit is None or len(out) < limit:
-            before = len(self._pending)
-            got = self._harvest_into(r, 0, None if limit is None else limit - len(out), 0)
-            out.extend(got)
-            if before - len(self._pending) < cap:
-                break
-        return out
-
-    def _settle_eventfd(self, more: bool = False) -> None:
-        """As :meth:`butter.aio.Context._settle_eventfd`: ``fileno()`` is
-        readable while completions wait in the cache."""
-        fd = self._fd
-        if fd < 0:
-            return
-        if self._stale and self._stale >= len(self._cache):
-            self._purge()
-        if self._cache or (more and self._pending):
-            if not self._armed:
-                _eventfd_write(fd, 1)
-                self._armed = True
-        elif not self._pending:
-            _drain(fd)
-            self._armed = False
-
-    def _read_from_kernel(self) -> List[Request]:
-        r = self._check_open()
-        while True:
-            mode = _drain(self._fd)
-            if mode < 0:
-                retry_or_raise()
-                continue
-            self._armed = False
-            if mode:  # O_NONBLOCK
-                events = self._harvest_ready(r)
-                if not events:
-                    raise BlockingIOError(_EAGAIN, os.strerror(_EAGAIN))
-            else:
-                events = self._harvest_into(r, 1, None, -1)
-                events += self._harvest_ready(r)
-                if not events:
-                    r = self._check_open()
-                    continue
-            return events
-
     # -- delivering each completion once (as butter.aio.Context) ---------------------
-    def _forget(self, req: Request) -> None:
-        self._stale += 1
-        if self._stale >= len(self._cache):
-            self._purge()
-            self._settle_eventfd()
-
-    def _purge(self) -> None:
-        if self._stale:
-            cache = self._cache
-            live = [req for req in cache if req._home is self]
-            cache.clear()
-            cache.extend(live)
-            self._stale = 0
-
-    def _take_cached(self, limit: int, out: List[Request]) -> None:
-        cache = self._cache
-        popleft = cache.popleft
-        n = 0
-        while cache and n < limit:
-            req = popleft()
-            if req._home is self:
-                req._home = None
-                out.append(req)
-                n += 1
-            elif self._stale:
-                self._stale -= 1
-
-    def read_event(self) -> Request:
-        """One completed request (submitting the queued ones first;
-        blocking unless ``fileno()`` is non-blocking)."""
-        out: List[Request] = []
-        self._take_cached(1, out)
-        if not out:
-            self.submit()
-            out.append(super().read_event())
-            out[0]._home = None
-        self._settle_eventfd()
-        return out[0]
-
-    def read_events(self) -> List[Request]:
-        """The completed requests ready now (at least one when blocking),
-        submitting the queued ones first."""
-        self._purge()
-        if not self._cache:
-            self.submit()
-        events = super().read_events()
-        for req in events:
-            req._home = None
-        self._settle_eventfd()
-        return events
 
     def get_events(
         self, min_nr: int = 1, max_nr: Optional[int] = None, timeout: Timeout = None
@@ -841,16 +747,6 @@ class Ring(EventLike[Request]):
                         break
         self._settle_eventfd(more=len(out) >= max_nr)
         return out
-
-    def wait(self, timeout: Optional[float] = None) -> Optional[Request]:
-        """Wait up to *timeout* seconds (``None``: forever) for one completed
-        request and return it, or ``None`` on timeout."""
-        self._purge()
-        if self._cache:
-            return self.read_event()
-        self._check_open()
-        events = self.get_events(1, 1, timeout)
-        return events[0] if events else None
 
     def _wait_for(self, req: Request) -> None:
         """Block until *req* completed (``Request.result``), in slices (another
@@ -920,42 +816,6 @@ class Ring(EventLike[Request]):
             self._cache.extend(got)
             self._settle_eventfd()
         return n
-
-    def lend(
-        self,
-        limit: Optional[int],
-        on_consumed: Callable[[Request], None],
-        *,
-        collect: bool = True,
-    ) -> List[Request]:
-        """As :meth:`butter.aio.Context.lend`: hand up to *limit* completed,
-        unreported requests to an adapter's queue without blocking."""
-        if limit is not None:
-            limit = to_int("limit", limit, "ssize_t", 0)
-        if collect:
-            r = self._check_open()
-            while _drain(self._fd) < 0:
-                retry_or_raise()
-            self._armed = False
-            self._cache.extend(self._harvest_ready(r))
-        self._purge()
-        out: List[Request] = []
-        self._take_cached(len(self._cache) if limit is None else limit, out)
-        if out:
-            lent = _Lent(on_consumed)
-            for req in out:
-                req._home = lent
-        return out
-
-    def report(self, request: Request) -> None:
-        """As :meth:`butter.aio.Context.report`."""
-        if not isinstance(request, Request):
-            raise TypeError(f"request must be a Request, not {type(request).__name__!r}")
-        home = request._home
-        if type(home) is _Lent:
-            request._home = None
-        elif home is not None:
-            raise ValueError(f"{request!r} was not lent by lend()")
 
 
 def _unsupported(opcode: int) -> OSError:
