@@ -123,7 +123,7 @@ class Completions(EventLike[Request]):
         """The user read *req*'s result before it was reported: it must not
         be reported.  Lazy: the cache skips it when it gets there, and is
         emptied at once when nothing else is left in it.  (Requests lent
-        to an adapter have a :class:`_Lent` home instead: see :meth:`lend`.)"""
+        to an adapter have a :class:`_Lent` home instead: see ``lend()``.)"""
         self._stale += 1
         if self._stale >= len(self._cache):
             self._purge()
@@ -202,7 +202,7 @@ class Completions(EventLike[Request]):
 
         With *collect* (the default) the context first collects what the
         kernel has ready (awaited requests go to their *on_done*, see
-        :meth:`submit_awaited`) and drains ``fileno()``, which then signals
+        :meth:`~butter.aio.Context.submit_awaited`) and drains ``fileno()``, which then signals
         only new completions: call it when ``fileno()`` is readable (a
         *limit* of 0 only collects).  With ``collect=False`` it only takes
         what the context already holds, with no system call.
@@ -210,21 +210,21 @@ class Completions(EventLike[Request]):
         The returned requests are *lent*: still not reported, so the rule
         "a completion is delivered once" holds across the adapter's queue.
 
-        * If the user reads the :attr:`~Request.result` or
-          :attr:`~Request.exception` of a lent request before the adapter
+        * If the user reads the :attr:`~butter.aio.Request.result` or
+          :attr:`~butter.aio.Request.exception` of a lent request before the adapter
           hands it out, the read consumes the completion and
           ``on_consumed(request)`` runs, once, inside that read, on its
           thread: the adapter must drop the request from its queue (it is
           never to be reported).  *on_consumed* must not block; exceptions
           propagate to the reader.
         * When the adapter hands a lent request to its user it calls
-          :meth:`report`; from then on reading the result calls nothing.
-        * :meth:`close` does not take lent requests back: *on_consumed*
+          ``report()``; from then on reading the result calls nothing.
+        * ``close()`` does not take lent requests back: *on_consumed*
           may still run for them afterwards (an adapter that cleared its
           queue just ignores it).
 
         Requests the context keeps (beyond *limit*) are still held for
-        :meth:`lend`, :meth:`get_events`, :meth:`read_events`... in order.
+        ``lend()``, ``get_events()``, ``read_events()``... in order.
         """
         if limit is not None:
             limit = to_int("limit", limit, "ssize_t", 0)  # a count, as len()
@@ -244,7 +244,7 @@ class Completions(EventLike[Request]):
         return out
 
     def report(self, request: Request) -> None:
-        """The adapter hands *request*, lent by :meth:`lend`, to its user:
+        """The adapter hands *request*, lent by ``lend()``, to its user:
         it counts as reported, and reading its result no longer calls the
         adapter's *on_consumed*.  Reporting it again does nothing;
         ``ValueError`` for a request this context holds (not lent)."""
