@@ -57,3 +57,7 @@ void butter_iocb_prep(struct iocb *cb, int opcode, int fd, uintptr_t buf,
 /* Empty an eventfd without blocking.  Returns 1 if the fd is O_NONBLOCK,
    0 if it is blocking, -1 with errno on failure. */
 int butter_aio_eventfd_drain(int fd);
+/* Empty an eventfd without blocking, whatever its O_NONBLOCK flag: one
+   preadv2(RWF_NOWAIT) where the kernel allows it (3 syscalls fewer than
+   butter_aio_eventfd_drain).  Returns 0, or -1 with errno on failure. */
+int butter_aio_eventfd_empty(int fd);

@@ -3,6 +3,7 @@
 #endif
 #include <linux/aio_abi.h>
 #include <poll.h>
+#include <sys/uio.h>
 #include <time.h>
 
 typedef __u64 butter_aio_u64;
@@ -90,4 +91,28 @@ static int butter_aio_eventfd_drain(int fd)
     if (read(fd, &value, sizeof value) < 0 && errno != EAGAIN)
         return -1;
     return (flags & O_NONBLOCK) ? 1 : 0;
+}
+
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008   /* Linux 4.14 */
+#endif
+/* 0 once the kernel refused RWF_NOWAIT on an eventfd (before Linux 5.x):
+   then butter_aio_eventfd_empty() takes the fcntl + poll + read way.  A
+   plain int: threads racing on it all store the same value. */
+static int butter_eventfd_nowait = 1;
+
+static int butter_aio_eventfd_empty(int fd)
+{
+    if (butter_eventfd_nowait) {
+        uint64_t value;
+        struct iovec iov;
+        iov.iov_base = &value;
+        iov.iov_len = sizeof value;
+        if (preadv2(fd, &iov, 1, -1, RWF_NOWAIT) >= 0 || errno == EAGAIN)
+            return 0;
+        if (errno != EOPNOTSUPP && errno != EINVAL && errno != ENOSYS)
+            return -1;
+        butter_eventfd_nowait = 0;
+    }
+    return butter_aio_eventfd_drain(fd) < 0 ? -1 : 0;
 }

@@ -52,6 +52,7 @@ from collections import deque
 from typing import (
     TYPE_CHECKING,
     Any,
+    Awaitable,
     Callable,
     ClassVar,
     Deque,
@@ -130,8 +131,10 @@ class Driver:
         """Wait until *fd* is readable (writable if *write*)."""
         raise NotImplementedError
 
-    async def checkpoint(self) -> None:
-        """Let the other tasks run (and deliver a pending cancellation)."""
+    def checkpoint(self) -> Awaitable[None]:
+        """Let the other tasks run (and deliver a pending cancellation):
+        ``await driver.checkpoint()``.  Returns the awaitable (a driver can
+        hand out its framework's own, without a frame of ours around it)."""
         raise NotImplementedError
 
 

@@ -391,6 +391,22 @@ def test_non_blocking_read(ctx, datafile):
         ctx.read_event()
 
 
+@pytest.mark.parametrize("blocking", [True, False])
+def test_get_events_empties_fileno_either_mode(ctx, datafile, blocking):
+    """As for io_uring's Ring: the eventfd is emptied without blocking in
+    either mode once everything was collected."""
+    _path, fd, _data = datafile
+    os.set_blocking(ctx.fileno(), blocking)
+    for _ in range(3):
+        reqs = [ctx.fdsync(fd) for _ in range(3)]
+        got = []
+        while len(got) < len(reqs):
+            got += ctx.get_events(1, None, 5)
+        assert sorted(map(id, got)) == sorted(map(id, reqs))
+        assert select.select([ctx], [], [], 0)[0] == []
+        assert ctx.get_events(0, None, 0) == []
+
+
 def test_iteration_and_result_waits(ctx, datafile):
     _path, fd, data = datafile
     reqs = [ctx.pread(fd, 3, i) for i in range(4)]

@@ -10,6 +10,7 @@ import os
 import random
 import select
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -458,6 +459,60 @@ def test_fd_contract(ring, datafile):
     n = ring.nop()
     assert ring.read_event() is n  # submits first
     assert f"fd={efd}" in repr(ring)
+
+
+@pytest.mark.parametrize("blocking", [True, False])
+def test_get_events_empties_fileno_either_mode(ring, blocking):
+    """Collecting everything leaves fileno() quiet whether the user made
+    the eventfd non-blocking or not (it is emptied with one
+    preadv2(RWF_NOWAIT), which must never block on a blocking eventfd)."""
+    efd = ring.fileno()
+    os.set_blocking(efd, not blocking)  # the other mode first
+    os.set_blocking(efd, blocking)
+    for _ in range(3):
+        reqs = [ring.nop() for _ in range(5)]
+        got = []
+        while len(got) < len(reqs):
+            got += ring.get_events(1)
+        assert sorted(map(id, got)) == sorted(map(id, reqs))
+        assert select.select([efd], [], [], 0)[0] == []
+        assert ring.get_events(0, None, 0) == []  # must not block either
+    assert os.get_blocking(efd) is blocking
+
+
+_NO_NOWAIT_CHILD = """
+import errno, os, select
+from butter import seccomp as S
+from butter.aio import Context
+from butter.io_uring import Ring
+f = S.SyscallFilter(S.ALLOW)
+f.add_rule(S.ERRNO(errno.EOPNOTSUPP), "preadv2")  # a kernel without RWF_NOWAIT on eventfds
+f.load()
+for blocking in (True, False):
+    with Ring(8) as ring, Context(8) as ctx:
+        for src, make in ((ring, ring.nop), (ctx, lambda: ctx.fdsync(ring.fileno()))):
+            os.set_blocking(src.fileno(), blocking)
+            for _ in range(3):
+                reqs = [make() for _ in range(3)]
+                got = []
+                while len(got) < len(reqs):
+                    got += src.get_events(1, None, 5)
+                assert len(got) == 3, got
+                assert select.select([src], [], [], 0)[0] == [], (src, blocking)
+                assert src.get_events(0, None, 0) == []
+print("ok")
+"""
+
+
+def test_eventfd_emptied_without_rwf_nowait():
+    """Where the kernel refuses preadv2(RWF_NOWAIT) on an eventfd, butter
+    empties it the older way (poll + read): checked in a child whose
+    seccomp filter makes preadv2 fail with EOPNOTSUPP."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _NO_NOWAIT_CHILD], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
 
 
 def test_iteration_and_read_event(ring):

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Context"]
 
-_drain = lib.butter_aio_eventfd_drain
+_empty = lib.butter_aio_eventfd_empty  # one syscall, whatever O_NONBLOCK
 _eventfd_write = lib.eventfd_write
 #: How long Request.result waits in io_getevents before looking again whether
 #: another thread collected its completion (see Context._wait_for).
@@ -334,7 +334,7 @@ class Context(Completions):
         out: List[Request] = []
         self._take_cached(max_nr, out)
         if len(out) < max_nr:
-            while _drain(self._fd) < 0:
+            while _empty(self._fd) < 0:
                 retry_or_raise()
             self._armed = False
             out += _reported(self._harvest_ready(ctx, max_nr - len(out)))

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Completions"]
 
-_drain = lib.butter_aio_eventfd_drain
+_drain = lib.butter_aio_eventfd_drain  # tells O_NONBLOCK: read_event
+_empty = lib.butter_aio_eventfd_empty  # one syscall, whatever O_NONBLOCK
 _eventfd_write = lib.eventfd_write
 
 
@@ -96,7 +97,7 @@ class Completions(EventLike[Request]):
                 _eventfd_write(fd, 1)
                 self._armed = True
         elif not self._pending:
-            _drain(fd)
+            _empty(fd)
             self._armed = False
 
     def _read_from_kernel(self) -> List[Request]:
@@ -230,7 +231,7 @@ class Completions(EventLike[Request]):
             limit = to_int("limit", limit, "ssize_t", 0)  # a count, as len()
         if collect:
             ctx = self._check_open()
-            while _drain(self._fd) < 0:
+            while _empty(self._fd) < 0:
                 retry_or_raise()
             self._armed = False
             self._cache.extend(self._harvest_ready(ctx))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 from .._queue_core import Driver
 from ..asyncio._queue import AsyncioDriver
@@ -173,5 +173,5 @@ class TrioDriver(Driver):
         else:
             await self._lowlevel.wait_readable(fd)
 
-    async def checkpoint(self) -> None:
-        await self._lowlevel.checkpoint()
+    def checkpoint(self) -> Awaitable[None]:
+        return self._lowlevel.checkpoint()

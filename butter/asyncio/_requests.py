@@ -30,7 +30,7 @@ from ._queue import AsyncEventQueue
 if TYPE_CHECKING:
     from typing_extensions import Protocol
 
-    from .._queue_core import Waiter
+    from .._queue_core import Driver, Waiter
 
     class RequestSource(Protocol):
         """What a source offers its :class:`RequestQueue`."""
@@ -124,9 +124,19 @@ class RequestQueue(AsyncEventQueue[Request]):
     async def _run(self, req: Request) -> Any:
         """Submit *req* (from ``prepare()``), wait until it is done, return
         its result (or raise its exception)."""
-        self._check_usable()
-        driver = self._running_driver()
+        driver = self._start()
         self._adapter.submit_awaited(req, self._on_done)
+        return await self._finish(req, driver)
+
+    def _start(self) -> Driver:
+        """Before an awaited request is submitted: the queue is usable and
+        belongs to the running loop (else nothing is submitted)."""
+        self._check_usable()
+        return self._running_driver()
+
+    async def _finish(self, req: Request, driver: Driver) -> Any:
+        """Wait until *req* (submitted with ``self._on_done``) is done;
+        return its result (or raise its exception)."""
         if self._batches:
             # The awaits of one loop iteration go to the kernel together:
             # each yields once; the first to resume whose request is still

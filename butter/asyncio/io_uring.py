@@ -86,7 +86,9 @@ class Ring_async(RequestQueue):
     # -- requests (coroutines) -------------------------------------------------------
     async def pread(self, fd: FdArg | Fixed, length: int, offset: int) -> bytes:
         """Read up to *length* bytes at *offset*; return them."""
-        result: bytes = await self._run(self._context.prepare("pread", fd, length, offset))
+        driver = self._start()
+        req = self._context.queue_pread(fd, length, offset, self._on_done)
+        result: bytes = await self._finish(req, driver)
         return result
 
     async def pwrite(self, fd: FdArg | Fixed, data: Buffer, offset: int) -> int:

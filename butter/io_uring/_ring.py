@@ -76,7 +76,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Ring"]
 
-_drain = lib.butter_aio_eventfd_drain
+_empty = lib.butter_aio_eventfd_empty  # one syscall, whatever O_NONBLOCK
 _eventfd_write = lib.eventfd_write
 _prep = lib.butter_uring_prep
 _prep_buf = lib.butter_uring_prep_buf
@@ -394,6 +394,19 @@ class Ring(Completions):
         ``None``: at the file position); ``result`` is the ``bytes`` read.
         butter reads into its own 4096-byte aligned memory, so this works
         on ``O_DIRECT`` files."""
+        return self.queue_pread(fd, length, offset, None)
+
+    def queue_pread(
+        self,
+        fd: FdArg | Fixed,
+        length: int,
+        offset: int,
+        on_done: Optional[Callable[[Request], None]],
+    ) -> Request:
+        """(For adapters.) :meth:`pread`, with *on_done* as
+        :meth:`submit_awaited` takes it (``None``: a plain :meth:`pread`):
+        ``prepare("pread", ...)`` + ``submit_awaited()`` in one step, the
+        hot path of ``await Ring_async.pread()``."""
         r = self._r
         if (
             type(fd) is not int
@@ -406,9 +419,14 @@ class Ring(Completions):
             or self._linking is not None
             or not self._fast
         ):
-            return self._queue(build_pread(fd, length, offset))
+            req = build_pread(fd, length, offset)
+            if on_done is None:
+                return self._queue(req)
+            self.submit_awaited(req, on_done)
+            return req
         # The hot path: the same request as build_pread + _queue, built inline.
         req = Request("pread", fd, offset)
+        req._callback = on_done
         buf = req._keep = req._ptr = _read_buffer(length)
         key = req._key = next(self._keys)
         req._owner = self
@@ -723,7 +741,7 @@ class Ring(Completions):
         self._take_cached(max_nr, out)
         if len(out) < max_nr:
             if self._armed or self._cache:
-                while _drain(self._fd) < 0:
+                while _empty(self._fd) < 0:
                     retry_or_raise()
                 self._armed = False
             out += _reported(self._harvest_ready(r, max_nr - len(out)))
