@@ -27,6 +27,13 @@ time (a new read as soon as one completes):
 
 Then the same on the page cache (the file opened without O_DIRECT, read
 once first so every block is cached).
+
+Where ``fio`` is installed (``apt-get install fio``; ``--no-fio`` skips it),
+the same random reads of the same file by fio's C engines are printed under
+them: io_uring and libaio at *depth*, and *depth* ``psync`` threads.  They
+show this machine's ceiling -- what the device (O_DIRECT) or the cores (page
+cache) allow any library -- so a ratio between the Python tools can be read
+against what is possible at all.
 """
 
 from __future__ import annotations
@@ -245,6 +252,46 @@ def bench_async(fd: int, offsets: list[int], depth: int) -> float:
     return asyncio.run(main())
 
 
+def fio_reference(path: str, direct: bool, depth: int, size: int) -> dict[str, float]:
+    """Reads/s of fio's C engines doing the same random 4 KiB reads of the
+    first *size* bytes of *path* (empty without fio)."""
+    import json
+    import shutil
+    import subprocess
+
+    exe = shutil.which("fio")
+    if exe is None:
+        return {}
+    engines = {"fio io_uring (C)": ["--ioengine=io_uring", f"--iodepth={depth}"]}
+    if direct:
+        engines["fio libaio (C)"] = ["--ioengine=libaio", f"--iodepth={depth}"]
+    engines[f"fio {depth} psync threads (C)"] = [
+        "--ioengine=psync",
+        f"--numjobs={depth}",
+        "--group_reporting",
+    ]
+    out = {}
+    for name, engine in engines.items():
+        cmd = [exe, "--name=ref", f"--filename={path}", "--rw=randread", f"--bs={BLOCK}"]
+        cmd += [f"--direct={int(direct)}", "--invalidate=0", f"--size={size}"]
+        cmd += ["--runtime=3", "--time_based", "--output-format=json", *engine]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        try:
+            out[name] = float(json.loads(proc.stdout)["jobs"][0]["read"]["iops"])
+        except (ValueError, KeyError, IndexError):
+            print(f"    ({name}: fio failed: {proc.stderr.strip()[:200]})")
+    return out
+
+
+def show_reference(ref: dict[str, float], best: dict[str, float]) -> None:
+    if not ref:
+        return
+    print("  the same reads in C (fio, same file):")
+    for name, rate in ref.items():
+        ratio = best["Ring"] / rate
+        print(f"    {name:26} {rate:10,.0f} reads/s   Ring reaches x{ratio:4.2f} of it")
+
+
 def run(tools: list[tuple[str, object]], offsets: list[int], rounds: int) -> dict[str, float]:
     """Best of *rounds* interleaved runs per tool (reads/s)."""
     best: dict[str, float] = {}
@@ -271,6 +318,7 @@ def main() -> None:
     parser.add_argument("--dir", default="/var/tmp")
     parser.add_argument("--file", help="an existing file to read (kept)")
     parser.add_argument("--no-async", action="store_true")
+    parser.add_argument("--no-fio", action="store_true", help="skip the C reference")
     args = parser.parse_args()
     header(f"random {BLOCK}-byte reads, {args.reads} per tool, {args.depth} in flight")
     path = args.file or make_file(args.dir, args.file_mib)
@@ -300,6 +348,11 @@ def main() -> None:
             f" Ring / raw threads x{best['Ring'] / best['raw threads']:.2f},"
             f" Ring / threads + queues x{best['Ring'] / best['threads + queues']:.2f} (target 2)"
         )
+        if "Ring_async" in best:
+            slower = best["Ring"] / best["Ring_async"]
+            print(f"    Ring_async: x{slower:.2f} slower than Ring (target <= 1.3)")
+        if not args.no_fio:
+            show_reference(fio_reference(path, True, depth, size), best)
         os.close(dfd)
         fd = os.open(path, os.O_RDONLY)
         cached = min(blocks, (256 << 20) // BLOCK)  # 256 MiB: fits the page cache
@@ -320,6 +373,8 @@ def main() -> None:
         if "Ring_async" in best:
             slower = best["Ring"] / best["Ring_async"]
             print(f"    Ring_async: x{slower:.2f} slower than Ring (target <= 1.3)")
+        if not args.no_fio:
+            show_reference(fio_reference(path, False, depth, cached * BLOCK), best)
         os.close(fd)
     finally:
         if not args.file:
