@@ -8,9 +8,9 @@
   namespaces, seccomp) and for the bad-input sweeps.
 * ``run_python(code)``: run *code* in a fresh interpreter, outside the
   source tree (so the installed butter is what gets imported).
-* ``framework``: a fixture over :data:`frameworks.FRAMEWORKS` (asyncio,
+* ``framework``: a fixture over :data:`fw_harness.FRAMEWORKS` (asyncio,
   anyio on asyncio, anyio on trio, plain trio) giving a
-  :class:`frameworks.Framework` (skipped where anyio or trio is missing).
+  :class:`fw_harness.Framework` (skipped where anyio or trio is missing).
 * ``needs_fanotify``: skips a test where this process cannot make a
   fanotify group (no CAP_SYS_ADMIN, or a kernel without fanotify).
 """
@@ -28,7 +28,7 @@ import traceback
 from typing import Any, Callable
 
 import pytest
-from frameworks import FRAMEWORKS
+from fw_harness import FRAMEWORKS
 
 import butter
 
@@ -58,12 +58,12 @@ needs_fanotify = pytest.mark.skipif(bool(_NO_FANOTIFY), reason=_NO_FANOTIFY)
 
 @pytest.fixture(params=FRAMEWORKS)
 def framework(request: pytest.FixtureRequest) -> Any:
-    import frameworks
+    import fw_harness
 
-    reason = frameworks.missing(request.param)
+    reason = fw_harness.missing(request.param)
     if reason:
         pytest.skip(reason)
-    return frameworks.get(request.param)
+    return fw_harness.get(request.param)
 
 
 def open_fds() -> set[int]:

@@ -1,7 +1,7 @@
 """The async queue contract, per family, under asyncio, anyio and trio.
 
 Every test runs once per framework (the ``framework`` fixture, see
-``tests/frameworks.py``) and per family of discrete events: inotify,
+``tests/fw_harness.py``) and per family of discrete events: inotify,
 InotifyTree, fanotify, eventfd (``EFD_SEMAPHORE``: one event per count),
 signalfd (real-time signals: queued, never merged, each with its value).
 timerfd's events are counts of expirations, so it has tests of its own at
