@@ -2,14 +2,15 @@
 
 The kernel hands each counter value to exactly one ``read(2)``, atomically,
 so these objects need no read lock and no buffer: :meth:`CounterFd.read_event`
-is one C call to ``read(2)`` (blocking or not, as the fd is; a blocked
-``read(2)`` is not woken by ``close()``: Linux does not interrupt it).
-``wait()`` and iteration sleep in ``poll(2)`` instead (on the fd and the
-close wake-up, so ``close()`` ends them) and then read with
-``preadv2(RWF_NOWAIT)``, which never sleeps even on a blocking fd: so
-``wait(timeout)`` returns in time even when another thread reads the counter
-first.  Kernels without ``RWF_NOWAIT`` for this kind of fd fall back to a
-plain ``read(2)`` after ``poll`` said the fd is ready.
+is one C call to ``preadv2(RWF_NOWAIT)``, which never sleeps even on a
+blocking fd, when the counter is set.  Only when it is not does a reader
+sleep, in ``poll(2)`` on the fd and the close wake-up (``EventLike``'s one
+waiting loop, as ``wait()`` and iteration): so ``close()`` from another
+thread wakes it (a thread asleep in ``read(2)`` would stay there: Linux
+does not interrupt it), and ``wait(timeout)`` returns in time even when
+another thread reads the counter first.  Kernels without ``RWF_NOWAIT`` for
+this kind of fd fall back to a plain ``read(2)`` after ``poll`` said the fd
+is ready.
 """
 
 from __future__ import annotations
@@ -67,10 +68,13 @@ class CounterFd(EventLike[int]):
         fd = self._fd
         if fd < 0:
             raise self._closed_error()
-        value: int = _read(fd)
-        if value != READ_FAILED:
+        value: int = _read_nowait(fd)  # never sleeps: the hot path
+        if value != READ_FAILED or ffi.errno == 0:
             return value
-        return after_failed_u64(_read, fd)
+        # Not set (EAGAIN), interrupted, or refused (old kernel, closed...):
+        # the waiting loop, where close() wakes the sleeper (C2) and errors
+        # become ValueError/OSError as for every EventLike.
+        return super().read_event()
 
     def _read_nonblocking(self) -> List[int]:
         # The asyncio queue's read (O_NONBLOCK): a plain read(2) is fastest.

@@ -113,9 +113,9 @@ class Eventfd(CounterFd):
 
     Threads may share it: each value read goes to one reader, ``wait()``
     returns in time even when another thread reads first, and ``close()``
-    wakes threads in ``wait()``/iteration.  A thread blocked in
-    ``read_event()`` of a blocking Eventfd stays in ``read(2)`` after
-    ``close()`` (Linux does not interrupt it).
+    wakes threads in ``wait()``, ``read_event()`` and iteration (a reader
+    sleeps in ``poll``, never in ``read(2)``, which Linux would not
+    interrupt).
     """
 
     def __init__(self, initial_value: int = 0, flags: int = 0) -> None:

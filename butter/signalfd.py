@@ -235,7 +235,7 @@ _unpack_from = _SIGINFO.unpack_from
 _new = tuple.__new__
 _read = os.read
 _read_nowait = lib.butter_read_nowait
-_cnew = ffi.new
+_cnew = ffi.new_allocator(should_clear_after_alloc=False)  # read(2) fills what we use
 _cbuffer = ffi.buffer
 _EAGAIN: int = lib.EAGAIN
 _EINTR: int = lib.EINTR
@@ -508,9 +508,9 @@ class Signalfd(EventLike[Signal]):
 
     Threads may share it: each signal goes to one reader, ``wait()``
     returns in time even when another thread reads first, and ``close()``
-    wakes threads in ``wait()``/iteration.  A thread blocked in
-    ``read_event()`` of a blocking Signalfd stays in ``read(2)`` after
-    ``close()`` (Linux does not interrupt it).
+    wakes threads in ``wait()``, ``read_event()`` and iteration (a reader
+    sleeps in ``poll``, never in ``read(2)``, which Linux would not
+    interrupt).
     """
 
     def __init__(self, signals: SignalsArg = (), flags: int = 0, *, block: bool = False) -> None:
@@ -525,12 +525,12 @@ class Signalfd(EventLike[Signal]):
         if block:
             self.block()
 
-    # -- reading (the hot path: one read(2) of up to 16 records) -------------
-    # The kernel dequeues each signal for exactly one read and os.read copies
-    # the bytes out, so reads need no lock.  A blocking read_event() sleeps
-    # in read(2) (the fastest way; close() cannot wake it, see the class
-    # docs); wait() sleeps in poll and reads with RWF_NOWAIT, so it returns
-    # in time even when another thread takes the signal first.
+    # -- reading (the hot path: one preadv2(RWF_NOWAIT) of up to 16 records) --
+    # The kernel dequeues each signal for exactly one read, so reads need no
+    # lock.  A read never sleeps in read(2): with nothing pending, read_event()
+    # sleeps in EventLike's poll loop (on the fd and the close wake-up, so
+    # close() wakes it), as wait() does, which returns in time even when
+    # another thread takes the signal first.
     def read_event(self) -> Signal:
         """Return the next signal; blocks unless ``SFD_NONBLOCK``
         (``BlockingIOError`` when none is pending)."""
@@ -543,10 +543,15 @@ class Signalfd(EventLike[Signal]):
         fd = self._fd
         if fd < 0:
             raise self._closed_error()
-        data = _read(fd, _BUFSIZE)
-        if len(data) == _SIZE:
-            return _new(Signal, _unpack(data))
-        events = self._parse(data)
+        buf = _cnew("char[]", _BUFSIZE)
+        n: int = _read_nowait(fd, buf, _BUFSIZE)  # never sleeps
+        if n == _SIZE:
+            return _new(Signal, _unpack(_cbuffer(buf, n)))
+        if n <= 0:
+            # Nothing pending (EAGAIN), interrupted, refused (old kernel,
+            # closed...): the poll loop, where close() wakes the sleeper.
+            return super().read_event()
+        events = self._parse(_cbuffer(buf, n)[:])
         cache.extend(events[1:])
         return events[0]
 

@@ -371,9 +371,9 @@ class Timer(CounterFd):
 
     Threads may share it: each read takes the expirations since the last,
     for one reader; ``wait()`` returns in time even when another thread
-    reads first, and ``close()`` wakes threads in ``wait()``/iteration.  A
-    thread blocked in ``read_event()`` of a blocking Timer stays in
-    ``read(2)`` after ``close()`` until the next expiration, if any.
+    reads first, and ``close()`` wakes threads in ``wait()``,
+    ``read_event()`` and iteration (a reader sleeps in ``poll``, never in
+    ``read(2)``, which Linux would not interrupt).
 
     The default clock is ``CLOCK_MONOTONIC``; Butter 0.9's ``Timerfd``
     defaulted to ``CLOCK_REALTIME`` (pass it explicitly for wall-clock timers).

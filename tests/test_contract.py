@@ -243,6 +243,37 @@ def test_sync_contract(name):
     assert in_child(_check_sync, name) == "ok"
 
 
+def _check_close_wakes_readers(factory_name):
+    """Threads blocked in read_event(), read_events() and wait() of a
+    blocking object with nothing to read: close() from another thread wakes
+    each (ValueError), whatever the family (none sleeps in read(2))."""
+    import threading
+
+    for method in ("read_event", "read_events", "wait"):
+        obj, _make_ready = FACTORIES[factory_name]()
+        outcome = []
+
+        def reader(obj=obj, method=method, outcome=outcome):
+            try:
+                outcome.append(getattr(obj, method)())
+            except ValueError as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=reader, daemon=True)
+        thread.start()
+        time.sleep(0.2)  # let it block
+        obj.close()
+        thread.join(5)
+        assert not thread.is_alive(), f"{method}() stayed blocked after close()"
+        assert len(outcome) == 1 and isinstance(outcome[0], ValueError), (method, outcome)
+    return "ok"
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_close_wakes_blocked_readers(name):
+    assert in_child(_check_close_wakes_readers, name) == "ok"
+
+
 def _check_memfd():
     """Memfd owns an fd but has no events: the ownership half of the contract."""
     from butter.memfd import Memfd
