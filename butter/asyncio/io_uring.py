@@ -21,9 +21,15 @@ kernel reports it complete.
 
 As a queue, ``await get()`` returns the completed
 :class:`~butter.aio.Request` objects of requests made through
-:attr:`Ring_async.ring` (the sync API: call its ``submit()``); awaited
-requests never appear there, and neither do requests whose
-``result``/``exception`` was read before ``get()`` returned them.
+:attr:`Ring_async.ring` (the sync API; what is queued there goes to the
+kernel at its ``submit()``, or when ``get()`` finds the queue empty, before
+it waits); awaited requests never appear there, and neither do requests
+whose ``result``/``exception`` was read before ``get()`` returned them.
+One task keeping many reads in flight this way (``ring.ring.pread()``,
+then ``await ring.get()``) costs little more than the sync
+:class:`~butter.io_uring.Ring`:
+``get()`` returns a queued completion without a trip through the loop,
+where each ``await ring.pread()`` costs an asyncio task step.
 
 It is a :class:`~butter.asyncio._requests.RequestQueue`, as
 :class:`butter.asyncio.aio.Context_async` is, over the same adapter
@@ -62,8 +68,8 @@ class Ring_async(RequestQueue):
     @property
     def ring(self) -> Ring:
         """The underlying :class:`~butter.io_uring.Ring` (fire-and-forget
-        requests made through it, then ``submit()``, come back from
-        ``get()``)."""
+        requests made through it come back from ``get()``; ``get()``
+        submits them if ``submit()`` was not called)."""
         return self._context
 
     def _flush(self) -> None:

@@ -129,6 +129,12 @@ def test_queue_of_sync_requests(datafile):
             assert all(type(r) is Request for r in got)
             assert [r.result for r in reqs] == [data[i : i + 10] for i in range(5)]
             assert ring.empty()
+            # Without submit(): get() finding the queue empty submits what
+            # is queued before it waits (as the sync get_events() does).
+            reqs = [ring.ring.pread(fd, 10, i) for i in range(5)]
+            got = [await asyncio.wait_for(ring.get(), 5) for _ in range(5)]
+            assert sorted(map(id, got)) == sorted(map(id, reqs))
+            assert ring.ring.pending == 0
 
     run(main)
 
