@@ -50,7 +50,18 @@ except ImportError:  # pragma: no cover - Pythons without get_native_id
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import AbstractSet, Dict, FrozenSet, Iterable, List, Optional, Set, Union
+    from typing import (
+        AbstractSet,
+        Any,
+        Dict,
+        FrozenSet,
+        Iterable,
+        List,
+        Optional,
+        Set,
+        Tuple,
+        Union,
+    )
 
     SignalNumber = Union[int, _signal_mod.Signals]
     #: One signal number or an iterable of them.
@@ -229,7 +240,6 @@ _CLD_NAMES = {
 
 _SIZE = _SIGINFO.size
 _BUFSIZE = 16 * _SIZE  # records per read(2)
-_unpack = _SIGINFO.unpack
 _iter_unpack = _SIGINFO.iter_unpack
 _unpack_from = _SIGINFO.unpack_from
 _new = tuple.__new__
@@ -237,6 +247,18 @@ _read = os.read
 _read_nowait = lib.butter_read_nowait
 _cnew = ffi.new_allocator(should_clear_after_alloc=False)  # read(2) fills what we use
 _cbuffer = ffi.buffer
+#: read_event()'s buffers: (bytearray, pointer to it) pairs.  Each call pops
+#: one (a new one if none is free) and puts it back: never shared, even
+#: with a signal handler that reads in the middle of a read (list.pop and
+#: append are atomic).
+_SPARE: List[Tuple[bytearray, Any]] = []
+
+
+def _spare_buffer() -> Tuple[bytearray, Any]:
+    data = bytearray(_BUFSIZE)
+    return data, ffi.from_buffer(data)
+
+
 _EAGAIN: int = lib.EAGAIN
 _EINTR: int = lib.EINTR
 _EOPNOTSUPP: int = lib.EOPNOTSUPP
@@ -543,15 +565,23 @@ class Signalfd(EventLike[Signal]):
         fd = self._fd
         if fd < 0:
             raise self._closed_error()
-        buf = _cnew("char[]", _BUFSIZE)
-        n: int = _read_nowait(fd, buf, _BUFSIZE)  # never sleeps
+        try:
+            spare = _SPARE.pop()
+        except IndexError:
+            spare = _spare_buffer()
+        data, ptr = spare
+        n: int = _read_nowait(fd, ptr, _BUFSIZE)  # never sleeps
         if n == _SIZE:
-            return _new(Signal, _unpack(_cbuffer(buf, n)))
+            event = _new(Signal, _unpack_from(data))
+            _SPARE.append(spare)
+            return event
         if n <= 0:
+            _SPARE.append(spare)
             # Nothing pending (EAGAIN), interrupted, refused (old kernel,
             # closed...): the poll loop, where close() wakes the sleeper.
             return super().read_event()
-        events = self._parse(_cbuffer(buf, n)[:])
+        events = self._parse(bytes(data[:n]))
+        _SPARE.append(spare)
         cache.extend(events[1:])
         return events[0]
 
