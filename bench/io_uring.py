@@ -49,6 +49,7 @@ import random
 import sys
 import threading
 import time
+from typing import Any, Iterator
 
 from _util import header
 
@@ -70,18 +71,24 @@ def make_file(directory: str, mib: int) -> str:
     return path
 
 
+def _first_reads(pread: Any, fd: int, it: Iterator[int], depth: int) -> int:
+    """Queue the first *depth* reads of *it*; return how many."""
+    n = 0
+    for off in it:
+        pread(fd, BLOCK, off)
+        n += 1
+        if n == depth:
+            break
+    return n
+
+
 def bench_ring(fd: int, offsets: list[int], depth: int) -> float:
     with Ring(depth * 2) as ring:
         pread = ring.pread
         get_events = ring.get_events
         it = iter(offsets)
-        inflight = 0
         t0 = time.perf_counter()
-        for off in it:
-            pread(fd, BLOCK, off)
-            inflight += 1
-            if inflight == depth:
-                break
+        inflight = _first_reads(pread, fd, it, depth)
         while inflight:
             done = get_events(1)
             inflight -= len(done)
@@ -119,13 +126,8 @@ def bench_aio(fd: int, offsets: list[int], depth: int) -> float:
         pread = ctx.pread
         get_events = ctx.get_events
         it = iter(offsets)
-        inflight = 0
         t0 = time.perf_counter()
-        for off in it:
-            pread(fd, BLOCK, off)
-            inflight += 1
-            if inflight == depth:
-                break
+        inflight = _first_reads(pread, fd, it, depth)
         while inflight:
             done = get_events(1)
             inflight -= len(done)
@@ -304,13 +306,8 @@ def bench_async_queue(fd: int, offsets: list[int], depth: int) -> float:
             pread = aring.ring.pread
             get = aring.get
             it = iter(offsets)
-            inflight = 0
             t0 = time.perf_counter()
-            for off in it:
-                pread(fd, BLOCK, off)
-                inflight += 1
-                if inflight == depth:
-                    break
+            inflight = _first_reads(pread, fd, it, depth)
             while inflight:
                 req = await get()  # submits what is queued before it waits
                 req.result  # noqa: B018
