@@ -131,12 +131,6 @@ class Driver:
         """Wait until *fd* is readable (writable if *write*)."""
         raise NotImplementedError
 
-    def soon(self, callback: Callable[[], None]) -> bool:
-        """Call *callback* from the loop soon, behind the tasks already
-        woken; False (and nothing scheduled) where the framework has no
-        cheap way (it is an optimisation: callers must not depend on it)."""
-        return False
-
     def checkpoint(self) -> Awaitable[None]:
         """Let the other tasks run (and deliver a pending cancellation):
         ``await driver.checkpoint()``.  Returns the awaitable (a driver can

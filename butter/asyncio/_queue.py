@@ -107,10 +107,6 @@ class AsyncioDriver(Driver):
             else:
                 loop.remove_reader(fd)
 
-    def soon(self, callback: Callable[[], None]) -> bool:
-        self.loop.call_soon(callback)
-        return True
-
     def checkpoint(self) -> Awaitable[None]:
         return _yield()  # asyncio.sleep(0) without its frames
 

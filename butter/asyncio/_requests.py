@@ -60,7 +60,6 @@ class RequestQueue(AsyncEventQueue[Request]):
         # The waiter of each awaited request while its task waits.
         self._awaiters: Dict[Request, Waiter] = {}
         self._batch = 0  # (batching) the open batch: bumped when submitted
-        self._woke = False  # (batching) a completion woke an awaiting task
         self._adapter: RequestSource = adapter
         super().__init__(adapter, maxsize)
         self._on_consumed = _drop_consumed(weakref.ref(self))
@@ -83,20 +82,6 @@ class RequestQueue(AsyncEventQueue[Request]):
         # must never wait behind queued ones; the rest stay in the source.
         self._lend(True)
         self._sync_reader()
-        if self._woke and self._batches:
-            # The tasks just woken will queue their next requests when they
-            # run: submit those right behind them, not one loop iteration
-            # later at their checkpoints (keeps the device busy).  Invariant
-            # B1 (see _finish) holds: the flush opens a new batch.
-            self._woke = False
-            driver = self._driver
-            if driver is not None:
-                driver.soon(self._flush_batch)
-
-    def _flush_batch(self) -> None:
-        """Close the open batch: submit what was queued in it."""
-        self._batch += 1
-        self._flush()
 
     def _pull(self) -> None:
         """Called with the queue empty: what the source holds, else what
@@ -266,7 +251,6 @@ def _resolver(ref: weakref.ReferenceType[RequestQueue]) -> Callable[[Request], N
             return
         waiter = queue._awaiters.pop(req, None)
         if waiter is not None and not waiter.done():
-            queue._woke = True
             try:
                 waiter.set_result(None)
             except RuntimeError:  # pragma: no cover - the loop is closed
