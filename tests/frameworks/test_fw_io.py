@@ -61,6 +61,54 @@ def test_aio_round_trips(framework: Any, datafile: str) -> None:
     fw.run(main)
 
 
+async def _request_storm(
+    fw: Any, rng: random.Random, queue: Any, fd: int, n: int, never: Any
+) -> Tuple[int, int]:
+    """*n* awaited requests on *queue* (a Context_async or Ring_async), every
+    11th one *never* (a request nothing completes), the rest 512-byte reads
+    of *fd*; tasks cancelled at random by handle or timeout, then every
+    *never* cancelled.  Checks each read not cancelled returns its own
+    bytes, and that the queue stays usable and ends with nothing pending
+    (under trio, the completions of cancelled requests are collected by the
+    next awaited one).  Returns (reads done, cancellations)."""
+    ok = cancelled = 0
+
+    async def read(off: int) -> None:
+        nonlocal ok
+        if rng.random() < 0.3:
+            async with fw.move_on_after(rng.random() * 0.002):
+                assert await queue.pread(fd, 512, off) == DATA[off : off + 512]
+                ok += 1
+            return
+        assert await queue.pread(fd, 512, off) == DATA[off : off + 512]
+        ok += 1
+
+    async with fw.task_group() as tg:
+        handles = []
+        for i in range(n):
+            if i % 11 == 0:
+                handles.append(tg.spawn(never))
+            else:
+                off = rng.randrange(0, len(DATA) - 512, 512)
+                handles.append(tg.spawn(read, off))
+            if rng.random() < 0.3:
+                await fw.sleep(0)
+            if rng.random() < 0.3:
+                rng.choice(handles).cancel()
+                cancelled += 1
+        await fw.sleep(0.01)
+        for h in handles[::11]:  # the requests that never complete
+            h.cancel()
+    for _ in range(500):  # the kernel's cancellations complete them
+        assert await fw.wait_for(5, queue.pread, fd, 4, 0) == DATA[:4]
+        if queue.pending == 0:
+            break
+        await fw.sleep(0.01)
+    assert queue.pending == 0
+    assert queue.empty()
+    return ok, cancelled
+
+
 @pytest.mark.parametrize("seed", range(2))
 def test_aio_cancellation_storm(framework: Any, datafile: str, seed: int) -> None:
     """300 awaited reads and 30 awaited polls (of a pipe nobody writes),
@@ -76,51 +124,14 @@ def test_aio_cancellation_storm(framework: Any, datafile: str, seed: int) -> Non
         before = open_fds()
         fd = os.open(datafile, os.O_RDONLY)
         r, w = os.pipe()
-        ok = cancelled = 0
         try:
             async with mod.Context_async(32, maxsize=maxsize) as ctx:
-
-                async def read(off: int) -> None:
-                    nonlocal ok
-                    if rng.random() < 0.3:
-                        async with fw.move_on_after(rng.random() * 0.002):
-                            got = await ctx.pread(fd, 512, off)
-                            assert got == DATA[off : off + 512]
-                            ok += 1
-                        return
-                    got = await ctx.pread(fd, 512, off)
-                    assert got == DATA[off : off + 512]
-                    ok += 1
 
                 async def poll() -> None:
                     await ctx.poll(r, select.POLLIN)
                     raise AssertionError("nobody wrote to the pipe")
 
-                async with fw.task_group() as tg:
-                    handles = []
-                    for i in range(330):
-                        if i % 11 == 0:
-                            handles.append(tg.spawn(poll))
-                        else:
-                            off = rng.randrange(0, len(DATA) - 512, 512)
-                            handles.append(tg.spawn(read, off))
-                        if rng.random() < 0.3:
-                            await fw.sleep(0)
-                        if rng.random() < 0.3:
-                            rng.choice(handles).cancel()
-                            cancelled += 1
-                    await fw.sleep(0.01)
-                    for h in handles[::11]:  # the polls
-                        h.cancel()
-                # Usable still; under trio the completions of cancelled
-                # requests are collected by the next awaited one.
-                for _ in range(500):  # the kernel's cancellations complete them
-                    assert await fw.wait_for(5, ctx.pread, fd, 4, 0) == DATA[:4]
-                    if ctx.pending == 0:
-                        break
-                    await fw.sleep(0.01)
-                assert ctx.pending == 0
-                assert ctx.empty()
+                ok, cancelled = await _request_storm(fw, rng, ctx, fd, 330, poll)
         finally:
             os.close(fd)
             os.close(r)
@@ -356,48 +367,15 @@ def test_ring_round_trips_and_cancellation_storm(framework: Any, datafile: str, 
         before = open_fds()
         fd = os.open(datafile, os.O_RDONLY)
         a, b = socket.socketpair()
-        ok = cancelled = 0
         try:
             async with mod.Ring_async(64, maxsize=rng.choice([0, 1, 3])) as ring:
                 assert await fw.wait_for(5, ring.pread, fd, 20, 4) == DATA[4:24]
-
-                async def read(off: int) -> None:
-                    nonlocal ok
-                    if rng.random() < 0.3:
-                        async with fw.move_on_after(rng.random() * 0.002):
-                            assert await ring.pread(fd, 512, off) == DATA[off : off + 512]
-                            ok += 1
-                        return
-                    assert await ring.pread(fd, 512, off) == DATA[off : off + 512]
-                    ok += 1
 
                 async def recv() -> None:
                     await ring.recv(b.fileno(), 10)
                     raise AssertionError("nobody wrote to the socket")
 
-                async with fw.task_group() as tg:
-                    handles = []
-                    for i in range(220):
-                        if i % 11 == 0:
-                            handles.append(tg.spawn(recv))
-                        else:
-                            off = rng.randrange(0, len(DATA) - 512, 512)
-                            handles.append(tg.spawn(read, off))
-                        if rng.random() < 0.3:
-                            await fw.sleep(0)
-                        if rng.random() < 0.3:
-                            rng.choice(handles).cancel()
-                            cancelled += 1
-                    await fw.sleep(0.01)
-                    for h in handles[::11]:  # the recvs
-                        h.cancel()
-                for _ in range(500):  # the kernel's cancellations complete them
-                    assert await fw.wait_for(5, ring.pread, fd, 4, 0) == DATA[:4]
-                    if ring.pending == 0:
-                        break
-                    await fw.sleep(0.01)
-                assert ring.pending == 0
-                assert ring.empty()
+                ok, cancelled = await _request_storm(fw, rng, ring, fd, 220, recv)
         finally:
             os.close(fd)
             a.close()
