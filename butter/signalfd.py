@@ -245,18 +245,20 @@ _unpack_from = _SIGINFO.unpack_from
 _new = tuple.__new__
 _read = os.read
 _read_nowait = lib.butter_read_nowait
-_cnew = ffi.new_allocator(should_clear_after_alloc=False)  # read(2) fills what we use
-_cbuffer = ffi.buffer
-#: read_event()'s buffers: (bytearray, pointer to it) pairs.  Each call pops
+#: The read buffers: (bytearray, pointer to it) pairs.  Each call pops
 #: one (a new one if none is free) and puts it back: never shared, even
 #: with a signal handler that reads in the middle of a read (list.pop and
 #: append are atomic).
 _SPARE: List[Tuple[bytearray, Any]] = []
 
 
-def _spare_buffer() -> Tuple[bytearray, Any]:
-    data = bytearray(_BUFSIZE)
-    return data, ffi.from_buffer(data)
+def _spare() -> Tuple[bytearray, Any]:
+    """A free read buffer (give it back with ``_SPARE.append``)."""
+    try:
+        return _SPARE.pop()
+    except IndexError:
+        data = bytearray(_BUFSIZE)
+        return data, ffi.from_buffer(data)
 
 
 _EAGAIN: int = lib.EAGAIN
@@ -565,23 +567,19 @@ class Signalfd(EventLike[Signal]):
         fd = self._fd
         if fd < 0:
             raise self._closed_error()
-        try:
-            spare = _SPARE.pop()
-        except IndexError:
-            spare = _spare_buffer()
-        data, ptr = spare
+        data, ptr = spare = _spare()
         n: int = _read_nowait(fd, ptr, _BUFSIZE)  # never sleeps
         if n == _SIZE:
             event = _new(Signal, _unpack_from(data))
             _SPARE.append(spare)
             return event
-        if n <= 0:
-            _SPARE.append(spare)
+        records = bytes(data[:n]) if n > 0 else b""
+        _SPARE.append(spare)
+        if not records:
             # Nothing pending (EAGAIN), interrupted, refused (old kernel,
             # closed...): the poll loop, where close() wakes the sleeper.
             return super().read_event()
-        events = self._parse(bytes(data[:n]))
-        _SPARE.append(spare)
+        events = self._parse(records)
         cache.extend(events[1:])
         return events[0]
 
@@ -591,18 +589,21 @@ class Signalfd(EventLike[Signal]):
 
     def _read_from_kernel(self) -> List[Signal]:
         fd = self._fd
-        buf = _cnew("char[]", _BUFSIZE)
-        while True:
-            n: int = _read_nowait(fd, buf, _BUFSIZE)
-            if n >= 0:
-                return self._parse(_cbuffer(buf, n)[:])
-            err = ffi.errno
-            if err == _EAGAIN:
-                return []  # another reader was first
-            if err == _EOPNOTSUPP:  # an old kernel: poll said it is ready
-                return self._parse(_read(fd, _BUFSIZE))
-            if err != _EINTR:
-                raise_errno(err)
+        data, ptr = spare = _spare()
+        try:
+            while True:
+                n: int = _read_nowait(fd, ptr, _BUFSIZE)
+                if n >= 0:
+                    return self._parse(bytes(data[:n]))
+                err = ffi.errno
+                if err == _EAGAIN:
+                    return []  # another reader was first
+                if err == _EOPNOTSUPP:  # an old kernel: poll said it is ready
+                    return self._parse(_read(fd, _BUFSIZE))
+                if err != _EINTR:
+                    raise_errno(err)
+        finally:
+            _SPARE.append(spare)
 
     @staticmethod
     def _parse(data: bytes) -> List[Signal]:
